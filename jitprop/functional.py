@@ -1,0 +1,148 @@
+"""Assignment 1's functions, with its exact names and signatures.
+
+Here, as in that notebook, W has shape (n_in, n_out) and b (n_out,), and the
+MSE and hinge gradients are those of the batch *mean*. The arithmetic is done
+by the NumPy twins in ``jitprop.kernels.reference`` where one fits, so these
+functions and the model layer agree by construction.
+"""
+import numpy as np
+
+import jitprop.kernels.reference as ref
+from jitprop.model.checks import check_array, check_scalar
+
+
+def _float(name, x, ndim=None):
+    x = np.asarray(x)
+    if x.dtype.kind not in "fiu" or x.dtype.kind == "b":
+        raise TypeError(f"{name}: expected a numeric array, got dtype {x.dtype}")
+    x = x.astype(np.float64) if x.dtype.kind != "f" else x
+    if ndim is not None and x.ndim != ndim:
+        raise ValueError(f"{name}: expected a {ndim}-D array, got shape {x.shape}")
+    return check_array(name, x, x.dtype, ndim=x.ndim)
+
+
+def _dense_args(x_input, W, b, grad_output=None):
+    x_input = _float("x_input", x_input, 2)
+    W = _float("W", W, 2)
+    b = _float("b", b, 1)
+    if W.shape[0] != x_input.shape[1]:
+        raise ValueError(f"W: expected shape ({x_input.shape[1]}, n_out) to match x_input {x_input.shape}, got {W.shape}")
+    if b.shape != (W.shape[1],):
+        raise ValueError(f"b: expected shape ({W.shape[1]},), got {b.shape}")
+    if grad_output is not None:
+        grad_output = _float("grad_output", grad_output, 2)
+        if grad_output.shape != (x_input.shape[0], W.shape[1]):
+            raise ValueError(f"grad_output: expected shape {(x_input.shape[0], W.shape[1])}, got {grad_output.shape}")
+    dt = np.result_type(x_input, W, b)
+    return x_input.astype(dt, copy=False), W.astype(dt, copy=False), b.astype(dt, copy=False), grad_output
+
+
+def dense_forward(x_input, W, b):
+    """x_input (n_objects, n_in) @ W (n_in, n_out) + b (n_out,)."""
+    x_input, W, b, _ = _dense_args(x_input, W, b)
+    out = np.empty((x_input.shape[0], W.shape[1]), x_input.dtype)
+    ref.linear_forward(out, x_input, np.ascontiguousarray(W.T), b[None, :])
+    return out
+
+
+def dense_grad_input(x_input, grad_output, W, b):
+    """dL/dx_input = grad_output @ W.T, shape (n_objects, n_in)."""
+    x_input, W, b, g = _dense_args(x_input, W, b, grad_output)
+    return g @ W.T
+
+
+def dense_grad_W(x_input, grad_output, W, b):
+    """dL/dW = x_input.T @ grad_output, shape (n_in, n_out)."""
+    x_input, W, b, g = _dense_args(x_input, W, b, grad_output)
+    return x_input.T @ g
+
+
+def dense_grad_b(x_input, grad_output, W, b):
+    """dL/db = sum of grad_output over objects, shape (n_out,)."""
+    x_input, W, b, g = _dense_args(x_input, W, b, grad_output)
+    return g.sum(axis=0)
+
+
+def relu_forward(x_input):
+    """max(x_input, 0)."""
+    x = _float("x_input", x_input)
+    out = np.empty_like(x)
+    ref.relu_forward(out, x)
+    return out
+
+
+def relu_grad_input(x_input, grad_output):
+    """grad_output where x_input > 0, else 0."""
+    x = _float("x_input", x_input)
+    g = _float("grad_output", grad_output)
+    if g.shape != x.shape:
+        raise ValueError(f"grad_output: expected shape {x.shape} (as x_input), got {g.shape}")
+    return g * (x > 0)
+
+
+def _pair(target_pred, target_true):
+    p = _float("target_pred", target_pred)
+    t = _float("target_true", target_true)
+    if p.shape != t.shape:
+        raise ValueError(f"target_pred and target_true: expected the same shape, got {p.shape} and {t.shape}")
+    return p, t
+
+
+def hinge_forward(target_pred, target_true):
+    """mean over objects of max(0, 1 - target_pred * target_true)."""
+    p, t = _pair(target_pred, target_true)
+    return float(np.maximum(0, 1 - p * t).sum() / p.shape[0])
+
+
+def hinge_grad_input(target_pred, target_true):
+    """-target_true * (1 - target_pred * target_true > 0) / n_objects."""
+    p, t = _pair(target_pred, target_true)
+    return -t * ((1 - p * t) > 0) / p.shape[0]
+
+
+def l2_regularizer(weight_decay, weights):
+    """weight_decay / 2 * sum of the squared entries of every array in ``weights``."""
+    from jitprop.model.optim import l2_term
+    return l2_term(weight_decay, [_float("weights", w) for w in weights])
+
+
+def mse_forward(target_pred, target_true):
+    """1 / (2 n_objects) * sum((target_true - target_pred)**2)."""
+    p, t = _pair(target_pred, target_true)
+    return float(((t - p) ** 2).sum() / (2 * p.shape[0]))
+
+
+def mse_grad_input(target_pred, target_true):
+    """(target_pred - target_true) / n_objects."""
+    p, t = _pair(target_pred, target_true)
+    return (p - t) / p.shape[0]
+
+
+def dropout_generate_mask(shape, drop_rate, rng=None):
+    """Binary mask of ``shape``: each entry 0 with probability ``drop_rate``."""
+    rate = check_scalar("drop_rate", drop_rate)
+    if rate >= 1:
+        raise ValueError(f"drop_rate: expected a number in [0, 1), got {drop_rate!r}")
+    rng = rng if rng is not None else np.random
+    return (rng.random(shape) >= rate).astype(np.float64)
+
+
+def dropout_forward(x_input, mask, drop_rate, training_phase):
+    """x_input * mask while training; x_input * (1 - drop_rate) at test time."""
+    x = _float("x_input", x_input)
+    rate = check_scalar("drop_rate", drop_rate)
+    if training_phase:
+        m = _float("mask", mask)
+        if m.shape != x.shape:
+            raise ValueError(f"mask: expected shape {x.shape} (as x_input), got {m.shape}")
+        return x * m
+    return x * (1 - rate)
+
+
+def dropout_grad_input(x_input, grad_output, mask):
+    """grad_output * mask."""
+    g = _float("grad_output", grad_output)
+    m = _float("mask", mask)
+    if m.shape != g.shape:
+        raise ValueError(f"mask: expected shape {g.shape} (as grad_output), got {m.shape}")
+    return g * m

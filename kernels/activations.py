@@ -1,0 +1,70 @@
+"""Compiled stand-alone activation kernels (used when an activation is not
+fused with the linear layer before it). Twins in ``reference.py``."""
+import numpy as np
+
+from jitprop.kernels.config import jit
+from jitprop.kernels.linear import _sigmoid_scalar
+
+
+@jit
+def sigmoid_forward(out, z):
+    """out = sigmoid(z), stable for any |z|; overwrites ``out``."""
+    one = out.dtype.type(1)
+    for r in range(z.shape[0]):
+        for c in range(z.shape[1]):
+            out[r, c] = _sigmoid_scalar(z[r, c], one)
+
+
+@jit
+def sigmoid_backward(d_in, d_out, a):
+    """d_in = d_out * a * (1 - a) with ``a`` the forward output."""
+    one = a.dtype.type(1)
+    for r in range(a.shape[0]):
+        for c in range(a.shape[1]):
+            d_in[r, c] = d_out[r, c] * a[r, c] * (one - a[r, c])
+
+
+@jit
+def relu_forward(out, z):
+    """out = max(z, 0)."""
+    zero = out.dtype.type(0)
+    for r in range(z.shape[0]):
+        for c in range(z.shape[1]):
+            out[r, c] = z[r, c] if z[r, c] > zero else zero
+
+
+@jit
+def relu_backward(d_in, d_out, a):
+    """d_in = d_out * (a > 0) with ``a`` the forward output."""
+    zero = a.dtype.type(0)
+    for r in range(a.shape[0]):
+        for c in range(a.shape[1]):
+            d_in[r, c] = d_out[r, c] if a[r, c] > zero else zero
+
+
+@jit
+def softmax_forward(out, z):
+    """Row-wise softmax of z (B, K), shifted by the row max."""
+    for r in range(z.shape[0]):
+        m = z[r, 0]
+        for c in range(1, z.shape[1]):
+            if z[r, c] > m:
+                m = z[r, c]
+        s = out.dtype.type(0)
+        for c in range(z.shape[1]):
+            e = np.exp(z[r, c] - m)
+            out[r, c] = e
+            s += e
+        for c in range(z.shape[1]):
+            out[r, c] /= s
+
+
+@jit
+def softmax_backward(d_in, d_out, p):
+    """d_in = p * (d_out - sum(d_out * p, 1)): the softmax Jacobian applied."""
+    for r in range(p.shape[0]):
+        dot = p.dtype.type(0)
+        for c in range(p.shape[1]):
+            dot += d_out[r, c] * p[r, c]
+        for c in range(p.shape[1]):
+            d_in[r, c] = p[r, c] * (d_out[r, c] - dot)

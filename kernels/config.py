@@ -1,0 +1,29 @@
+"""Numba options shared by every kernel in jitprop.
+
+Every ``@njit`` in the package is made with :func:`jit`, so the options live in
+one place and ``tests/test_kernel_config.py`` can check that none was missed.
+
+``fastmath`` is a flag set rather than ``True``: ``True`` adds ``nnan`` and
+``ninf``, which let LLVM delete the ``isfinite`` checks the trainers rely on to
+stop on a diverging run.
+"""
+import numba
+
+FASTMATH = frozenset({"nsz", "arcp", "contract", "afn", "reassoc"})
+
+OPTIONS = {
+    "cache": True,
+    "fastmath": set(FASTMATH),
+    "nogil": True,
+    "error_model": "numpy",
+    "boundscheck": False,
+}
+
+JITTED = []
+
+
+def jit(fn):
+    """Compile ``fn`` with :data:`OPTIONS` and register it for the config check."""
+    compiled = numba.njit(**OPTIONS)(fn)
+    JITTED.append(compiled)
+    return compiled

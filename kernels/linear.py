@@ -1,0 +1,117 @@
+"""Compiled linear-layer kernels: fused forward and batched backward.
+
+Same names, signatures and order as the twins in ``reference.py``. Shapes:
+x (B, n_in), w (n_out, n_in), b (1, n_out), out/a/dz/d_out (B, n_out),
+d_in (B, n_in); one float dtype throughout, C-contiguous (the model layer
+enforces both before it calls here).
+"""
+import numpy as np
+
+from jitprop.kernels.config import jit
+
+# Below this many rows the backward product dz.T @ x is done as rank-1
+# updates straight into dw (no temporary); above it a BLAS product into a
+# temporary, then one add, is faster. Measured with bench/bench_kernels.py.
+SMALL_BATCH = 4
+
+
+@jit
+def _sigmoid_scalar(z, one):
+    # exp(-|z|) never overflows; pick the branch that avoids 1 - (1 - tiny).
+    e = np.exp(-abs(z))
+    if z >= 0:
+        return one / (one + e)
+    return e / (one + e)
+
+
+@jit
+def _matmul_nt(out, x, w):
+    """out (B, n_out) = x (B, n_in) @ w.T; hand loop for one row, BLAS above."""
+    if x.shape[0] == 1:
+        for o in range(w.shape[0]):
+            acc = out.dtype.type(0)
+            for i in range(w.shape[1]):
+                acc += x[0, i] * w[o, i]
+            out[0, o] = acc
+    else:
+        np.dot(x, w.T, out)
+
+
+@jit
+def _accumulate_matmul_tn(dw, dz, x):
+    """dw (n_out, n_in) += dz.T (n_out, B) @ x (B, n_in)."""
+    if dz.shape[0] <= SMALL_BATCH:
+        for r in range(dz.shape[0]):
+            for o in range(dw.shape[0]):
+                c = dz[r, o]
+                if c != 0:
+                    for i in range(dw.shape[1]):
+                        dw[o, i] += c * x[r, i]
+    else:
+        dw += np.dot(dz.T, x)
+
+
+@jit
+def _bias_grad_and_d_in(d_in, dw, db, dz, x, w, need_d_in):
+    _accumulate_matmul_tn(dw, dz, x)
+    for r in range(dz.shape[0]):
+        for o in range(dz.shape[1]):
+            db[0, o] += dz[r, o]
+    if need_d_in:
+        np.dot(dz, w, d_in)
+
+
+@jit
+def linear_forward(out, x, w, b):
+    """out (B, n_out) = x (B, n_in) @ w.T + b; overwrites ``out``."""
+    _matmul_nt(out, x, w)
+    for r in range(out.shape[0]):
+        for o in range(out.shape[1]):
+            out[r, o] += b[0, o]
+
+
+@jit
+def linear_sigmoid_forward(out, x, w, b):
+    """out (B, n_out) = sigmoid(x @ w.T + b); bias and sigmoid in one pass."""
+    one = out.dtype.type(1)
+    _matmul_nt(out, x, w)
+    for r in range(out.shape[0]):
+        for o in range(out.shape[1]):
+            out[r, o] = _sigmoid_scalar(out[r, o] + b[0, o], one)
+
+
+@jit
+def linear_relu_forward(out, x, w, b):
+    """out (B, n_out) = max(x @ w.T + b, 0); bias and relu in one pass."""
+    zero = out.dtype.type(0)
+    _matmul_nt(out, x, w)
+    for r in range(out.shape[0]):
+        for o in range(out.shape[1]):
+            z = out[r, o] + b[0, o]
+            out[r, o] = z if z > zero else zero
+
+
+@jit
+def linear_backward(d_in, dw, db, d_out, x, w, need_d_in):
+    """dw += d_out.T @ x; db += sum(d_out, 0); d_in = d_out @ w if need_d_in."""
+    _bias_grad_and_d_in(d_in, dw, db, d_out, x, w, need_d_in)
+
+
+@jit
+def linear_sigmoid_backward(d_in, dw, db, dz, d_out, a, x, w, need_d_in):
+    """dz = d_out * a * (1 - a) (dz may be d_out), then as ``linear_backward``."""
+    one = a.dtype.type(1)
+    for r in range(a.shape[0]):
+        for o in range(a.shape[1]):
+            dz[r, o] = d_out[r, o] * a[r, o] * (one - a[r, o])
+    _bias_grad_and_d_in(d_in, dw, db, dz, x, w, need_d_in)
+
+
+@jit
+def linear_relu_backward(d_in, dw, db, dz, d_out, a, x, w, need_d_in):
+    """dz = d_out * (a > 0) (dz may be d_out), then as ``linear_backward``."""
+    zero = a.dtype.type(0)
+    for r in range(a.shape[0]):
+        for o in range(a.shape[1]):
+            dz[r, o] = d_out[r, o] if a[r, o] > zero else zero
+    _bias_grad_and_d_in(d_in, dw, db, dz, x, w, need_d_in)
