@@ -9,10 +9,17 @@ import numpy as np
 
 from jitprop.kernels.config import jit
 
-# Below this many rows the backward product dz.T @ x is done as rank-1
-# updates straight into dw (no temporary); above it a BLAS product into a
-# temporary, then one add, is faster. Measured with bench/bench_kernels.py.
-SMALL_BATCH = 4
+# Hand loops against BLAS (np.dot), measured per shape at batch 1..32 with one
+# thread (seed and default layer shapes 784x128, 128x32, 32x10, 784x512,
+# 512x10): loops win at or below these many rows, BLAS above. The backward
+# weight product also needs a temporary plus an add with BLAS, so loops win
+# it longer, and always when the layer has few outputs. Numbers in the
+# closing note of issue 3; the script is bench/test_kernels.py.
+LOOP_ROWS_F32 = 8
+LOOP_ROWS_F64 = 4
+ACC_ROWS_F32 = 4
+ACC_ROWS_F64 = 2
+FEW_OUTPUTS = 16
 
 
 @jit
@@ -25,28 +32,48 @@ def _sigmoid_scalar(z, one):
 
 
 @jit
+def _loop_rows(x):
+    return LOOP_ROWS_F32 if x.itemsize == 4 else LOOP_ROWS_F64
+
+
+@jit
 def _matmul_nt(out, x, w):
-    """out (B, n_out) = x (B, n_in) @ w.T; hand loop for one row, BLAS above."""
-    if x.shape[0] == 1:
-        for o in range(w.shape[0]):
-            acc = out.dtype.type(0)
-            for i in range(w.shape[1]):
-                acc += x[0, i] * w[o, i]
-            out[0, o] = acc
+    """out (B, n_out) = x (B, n_in) @ w.T."""
+    if x.shape[0] <= _loop_rows(x):
+        for r in range(x.shape[0]):
+            for o in range(w.shape[0]):
+                acc = out.dtype.type(0)
+                for i in range(w.shape[1]):
+                    acc += x[r, i] * w[o, i]
+                out[r, o] = acc
     else:
         np.dot(x, w.T, out)
 
 
 @jit
+def _matmul_nn(d_in, dz, w):
+    """d_in (B, n_in) = dz (B, n_out) @ w (n_out, n_in)."""
+    if dz.shape[0] <= _loop_rows(dz):
+        d_in[:, :] = 0
+        for r in range(dz.shape[0]):
+            for o in range(w.shape[0]):
+                c = dz[r, o]
+                for i in range(w.shape[1]):
+                    d_in[r, i] += c * w[o, i]
+    else:
+        np.dot(dz, w, d_in)
+
+
+@jit
 def _accumulate_matmul_tn(dw, dz, x):
     """dw (n_out, n_in) += dz.T (n_out, B) @ x (B, n_in)."""
-    if dz.shape[0] <= SMALL_BATCH:
+    rows = ACC_ROWS_F32 if dw.itemsize == 4 else ACC_ROWS_F64
+    if dz.shape[0] <= rows or (dw.shape[0] <= FEW_OUTPUTS and dz.shape[0] <= 32):
         for r in range(dz.shape[0]):
             for o in range(dw.shape[0]):
                 c = dz[r, o]
-                if c != 0:
-                    for i in range(dw.shape[1]):
-                        dw[o, i] += c * x[r, i]
+                for i in range(dw.shape[1]):
+                    dw[o, i] += c * x[r, i]
     else:
         dw += np.dot(dz.T, x)
 
@@ -58,7 +85,7 @@ def _bias_grad_and_d_in(d_in, dw, db, dz, x, w, need_d_in):
         for o in range(dz.shape[1]):
             db[0, o] += dz[r, o]
     if need_d_in:
-        np.dot(dz, w, d_in)
+        _matmul_nn(d_in, dz, w)
 
 
 @jit

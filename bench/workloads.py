@@ -1,0 +1,111 @@
+"""The training workloads the benchmarks time, and the PyTorch peer.
+
+Every implementation gets the same network (same initial weights), the same
+data and the same sample order, so they can be checked for equal results
+before they are timed.
+"""
+import numpy as np
+
+import jitprop
+from jitprop.threads import default_threads
+
+ARCHS = {
+    # the seed notebooks' network (Hamlet's task 5)
+    "seed": dict(sizes=[784, 128, 32, 10], activation="sigmoid", cost="mse", lr=0.01, init=0.1),
+    # the default `jitprop train` network
+    "default": dict(sizes=[784, 512, 10], activation="relu", cost="cross-entropy", lr=0.003, init="he"),
+}
+IMPLS = ("per-sample", "per-sample-jit", "batched", "jit", "fused", "torch")
+BATCHES = (1, 12, 64, 600)
+DTYPES = ("float32", "float64")
+N_FULL = 50000
+N_QUICK = 5000
+
+
+def batches_for(impl):
+    return (1,) if impl.startswith("per-sample") else BATCHES
+
+
+def make_net(arch, dtype, seed=0):
+    a = ARCHS[arch]
+    output = "softmax" if a["cost"] == "cross-entropy" else "sigmoid"
+    net = jitprop.mlp(a["sizes"], a["activation"], output, a["init"], seed, "numba", np.dtype(dtype).type)
+    cost = jitprop.CrossEntropy() if a["cost"] == "cross-entropy" else jitprop.MeanSquareError()
+    return net, cost
+
+
+def threads_for(arch, batch_size):
+    return default_threads(batch_size, ARCHS[arch]["sizes"])
+
+
+def epoch_order(n, seed=0):
+    """The order ``jitprop.train`` uses for its first epoch with this seed."""
+    return np.random.default_rng(seed).permutation(n).astype(np.int64)
+
+
+def run_jitprop(impl, net, cost, x, y, batch_size, lr, seed=0):
+    """One epoch through ``jitprop.train``; returns the net."""
+    jitprop.train(net, cost, x, y, epochs=1, batch_size=batch_size, learning_rate=lr, seed=seed,
+                  impl=impl, progress=False)
+    return net
+
+
+def torch_available():
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def torch_model(net, arch):
+    """A torch.nn.Sequential with the same layers and initial weights as ``net``."""
+    import torch
+    a = ARCHS[arch]
+    tdtype = torch.float32 if net.dtype == np.float32 else torch.float64
+    layers = []
+    for i, lin in enumerate(net.linears):
+        t = torch.nn.Linear(lin.n_in, lin.n_out, dtype=tdtype)
+        with torch.no_grad():
+            t.weight.copy_(torch.from_numpy(lin.w.copy()))
+            t.bias.copy_(torch.from_numpy(lin.b[0].copy()))
+        layers.append(t)
+        last = i == len(net.linears) - 1
+        if not last:
+            layers.append(torch.nn.Sigmoid() if a["activation"] == "sigmoid" else torch.nn.ReLU())
+        elif a["cost"] == "mse":
+            layers.append(torch.nn.Sigmoid())
+    return torch.nn.Sequential(*layers)
+
+
+def run_torch(model, arch, x, labels, order, batch_size, lr):
+    """One epoch of torch.optim.SGD with the seed's conventions: the loss is
+    the batch *sum* of per-sample costs, so its gradient is jitprop's."""
+    import torch
+    a = ARCHS[arch]
+    xt = torch.from_numpy(x)
+    yt = torch.from_numpy(labels.astype(np.int64))
+    onehot = torch.nn.functional.one_hot(yt, 10).to(xt.dtype)
+    opt = torch.optim.SGD(model.parameters(), lr=lr)
+    ot = torch.from_numpy(order)
+    for s in range(0, len(order), batch_size):
+        idx = ot[s:s + batch_size]
+        opt.zero_grad(set_to_none=False)
+        out = model(xt[idx])
+        if a["cost"] == "mse":
+            loss = 0.5 * ((out - onehot[idx]) ** 2).sum()
+        else:
+            loss = torch.nn.functional.cross_entropy(out, yt[idx], reduction="sum")
+        loss.backward()
+        opt.step()
+    return model
+
+
+def torch_params(model):
+    """The model's parameters flattened in jitprop's layout (w then b per layer)."""
+    import torch
+    parts = []
+    for m in model:
+        if isinstance(m, torch.nn.Linear):
+            parts += [m.weight.detach().numpy().ravel(), m.bias.detach().numpy().ravel()]
+    return np.concatenate(parts)
