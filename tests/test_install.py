@@ -18,8 +18,10 @@ def test_subpackages_import_under_jitprop(tmp_path):
 
 
 def test_console_script_is_installed(tmp_path):
+    import pathlib
     import shutil
-    exe = shutil.which("jitprop")
+    beside = pathlib.Path(sys.executable).parent / "jitprop"  # where pip puts the venv's scripts
+    exe = str(beside) if beside.exists() else shutil.which("jitprop")
     assert exe is not None
     done = subprocess.run([exe, "--help"], cwd=tmp_path, capture_output=True, text=True)
     assert done.returncode == 0 and "train" in done.stdout and "verify" in done.stdout
