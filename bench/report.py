@@ -40,13 +40,14 @@ def build_rows(data, torch_installed=True):
             "speedup_vs_per_sample": sps / base if base else None,
             "vs_torch": sps / peer if peer else (TORCH_MISSING if not torch_installed else None),
             "gflops": gflops, "pct_gemm": 100 * gflops / gemm[e["dtype"]] if e["dtype"] in gemm else None,
+            "warmup_seconds": e.get("warmup_seconds"),
         })
     if not torch_installed:
         seen = {(r["arch"], r["dtype"], r["batch"]) for r in rows if r["impl"] != "torch"}
         for arch, dtype, batch in sorted(seen):
             rows.append({"arch": arch, "impl": "torch", "dtype": dtype, "batch": batch, "threads": None,
                          "samples_per_second": None, "speedup_vs_per_sample": None, "vs_torch": TORCH_MISSING,
-                         "gflops": None, "pct_gemm": None})
+                         "gflops": None, "pct_gemm": None, "warmup_seconds": None})
     order = {name: i for i, name in enumerate(IMPLS)}
     rows.sort(key=lambda r: (r["arch"], r["dtype"], r["batch"], order.get(r["impl"], 99)))
     return rows, gemm
@@ -62,14 +63,15 @@ def _fmt(value, spec, missing="-"):
 
 def format_table(rows, gemm):
     head = (f"{'network':<8} {'impl':<15} {'dtype':<8} {'batch':>5} {'thr':>3} {'samples/s':>11} "
-            f"{'x per-sample':>12} {'x torch':>13} {'GFLOP/s':>8} {'% GEMM':>7}")
+            f"{'x per-sample':>12} {'x torch':>13} {'GFLOP/s':>8} {'% GEMM':>7} {'warm-up s':>9}")
     lines = [head, "-" * len(head)]
     for r in rows:
         lines.append(
             f"{r['arch']:<8} {r['impl']:<15} {r['dtype']:<8} {r['batch']:>5} {_fmt(r['threads'], 'd'):>3} "
             f"{_fmt(r['samples_per_second'], ',.0f', 'not installed'):>11} "
             f"{_fmt(r['speedup_vs_per_sample'], '.1f'):>12} {_fmt(r['vs_torch'], '.2f'):>13} "
-            f"{_fmt(r['gflops'], '.2f'):>8} {_fmt(r['pct_gemm'], '.1f'):>7}")
+            f"{_fmt(r['gflops'], '.2f'):>8} {_fmt(r['pct_gemm'], '.1f'):>7} {_fmt(r['warmup_seconds'], '.2f'):>9}")
+    lines.append("warm-up s: the untimed first run on 240 samples (includes compiling or loading the kernels)")
     for dt, g in sorted(gemm.items()):
         lines.append(f"GEMM rate {dt}: {g:.1f} GFLOP/s (2048 x 2048, all cores, NumPy's BLAS)")
     return "\n".join(lines)
@@ -90,8 +92,12 @@ def plot(rows, path):
     except ImportError as exc:
         raise ImportError('--plot needs matplotlib: pip install -e ".[plot]"') from exc
     panels = sorted({(r["arch"], r["dtype"]) for r in rows if r["samples_per_second"]})
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4.5), squeeze=False)
-    for ax, (arch, dtype) in zip(axes[0], panels):
+    ncols = min(2, len(panels))
+    nrows = -(-len(panels) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(6.5 * ncols, 4.8 * nrows), squeeze=False)
+    for ax in axes.flat[len(panels):]:
+        ax.set_visible(False)
+    for ax, (arch, dtype) in zip(axes.flat, panels):
         for impl in IMPLS:
             pts = sorted((r["batch"], r["samples_per_second"]) for r in rows
                          if r["arch"] == arch and r["dtype"] == dtype and r["impl"] == impl and r["samples_per_second"])

@@ -6,9 +6,9 @@ kernels each checked against a pure-NumPy twin.
     history = jitprop.train(net, jitprop.CrossEntropy(), x, labels, epochs=5)
 """
 from jitprop.model import (
-    IMPLS, SGD, Cost, CrossEntropy, Dropout, Hinge, History, Layer, Linear,
+    IMPLS, SGD, CheckpointError, Cost, CrossEntropy, Dropout, Hinge, History, Layer, Linear,
     MeanSquareError, Network, ReLU, Sigmoid, SoftMax, TrainingDiverged, accuracy,
-    l2_term, mlp, parse_layers, train,
+    l2_term, load, mlp, parse_layers, read_checkpoint, save_checkpoint, train,
 )
 
 __version__ = "0.1.0"

@@ -16,6 +16,8 @@ def _float(name, x, ndim=None):
     if x.dtype.kind not in "fiu" or x.dtype.kind == "b":
         raise TypeError(f"{name}: expected a numeric array, got dtype {x.dtype}")
     x = x.astype(np.float64) if x.dtype.kind != "f" else x
+    if x.ndim == 0:
+        raise ValueError(f"{name}: expected an array of objects (at least 1-D), got a scalar")
     if ndim is not None and x.ndim != ndim:
         raise ValueError(f"{name}: expected a {ndim}-D array, got shape {x.shape}")
     return check_array(name, x, x.dtype, ndim=x.ndim)

@@ -43,18 +43,26 @@ def relu_backward(d_in, d_out, a):
 
 
 @jit
+def _shifted_exp_row(out, z, r):
+    """out[r] = exp(z[r] - max(z[r])); returns (max, sum). Shifting by the row
+    max keeps every exp in (0, 1], so nothing overflows for any finite z."""
+    m = z[r, 0]
+    for c in range(1, z.shape[1]):
+        if z[r, c] > m:
+            m = z[r, c]
+    s = out.dtype.type(0)
+    for c in range(z.shape[1]):
+        e = np.exp(z[r, c] - m)
+        out[r, c] = e
+        s += e
+    return m, s
+
+
+@jit
 def softmax_forward(out, z):
     """Row-wise softmax of z (B, K), shifted by the row max."""
     for r in range(z.shape[0]):
-        m = z[r, 0]
-        for c in range(1, z.shape[1]):
-            if z[r, c] > m:
-                m = z[r, c]
-        s = out.dtype.type(0)
-        for c in range(z.shape[1]):
-            e = np.exp(z[r, c] - m)
-            out[r, c] = e
-            s += e
+        _, s = _shifted_exp_row(out, z, r)
         for c in range(z.shape[1]):
             out[r, c] /= s
 

@@ -2,6 +2,7 @@
 ``reference.py``; every gradient is per sample, summed over the batch."""
 import numpy as np
 
+from jitprop.kernels.activations import _shifted_exp_row
 from jitprop.kernels.config import jit
 from jitprop.kernels.layout import CE_EPS
 
@@ -12,15 +13,7 @@ def softmax_cross_entropy(d_logits, logits, target):
     overwrites d_logits (B, K) with softmax(logits) - target."""
     loss = 0.0
     for r in range(logits.shape[0]):
-        m = logits[r, 0]
-        for c in range(1, logits.shape[1]):
-            if logits[r, c] > m:
-                m = logits[r, c]
-        s = logits.dtype.type(0)
-        for c in range(logits.shape[1]):
-            e = np.exp(logits[r, c] - m)
-            d_logits[r, c] = e
-            s += e
+        m, s = _shifted_exp_row(d_logits, logits, r)
         log_s = np.log(s)
         for c in range(logits.shape[1]):
             t = target[r, c]

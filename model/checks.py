@@ -71,8 +71,10 @@ def check_array(name, x, dtype, ndim=2, shape=None, finite=True):
             if want is not None and want != got:
                 raise ValueError(f"{name}: expected shape {_shape_str(shape)}, got {x.shape} "
                                  f"(axis {axis} should be {want})")
-    if x.shape[0] == 0:
+    if x.ndim and x.shape[0] == 0:
         raise ValueError(f"{name}: expected at least one row, got an empty batch {x.shape}")
+    if x.size == 0:
+        raise ValueError(f"{name}: expected a non-empty array, got shape {x.shape}")
     if finite and not np.isfinite(x).all():
         bad = np.argwhere(~np.isfinite(x))[0]
         raise ValueError(f"{name}: expected finite values, got {x[tuple(bad)]} at index {tuple(int(i) for i in bad)}")

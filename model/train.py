@@ -104,16 +104,20 @@ def _epoch_kernel_args(net, cost):
 
 def train(net, cost, x_train, y_train, x_val=None, y_val=None, *, epochs=1, batch_size=32,
           learning_rate=0.01, weight_decay=0.0, lr_decay=1.0, seed=0, impl=None,
-          progress=True, on_epoch=None):
+          progress=True, on_epoch=None, start_epoch=1, rng_state=None):
     """Train ``net`` on (x_train, y_train) with minibatch SGD; returns a ``History``.
 
     x_train (N, n_in) in the net's dtype; y_train class labels (N,) or
     targets (N, K); x_val/y_val likewise (optional) for the per-epoch
     validation accuracy. The sample order of epoch e is the e-th permutation
     drawn from ``numpy.random.default_rng(seed)``. ``learning_rate`` is
-    multiplied by ``lr_decay`` after each epoch. ``on_epoch(epoch_record)``
-    is called after each epoch. Raises ``TrainingDiverged`` (naming the epoch
-    and step) as soon as a cost is not finite, before that step's update.
+    multiplied by ``lr_decay`` after each epoch. ``on_epoch(record, state)``
+    is called after each epoch, where ``state`` holds what a checkpoint needs
+    to resume: ``rng_state`` (of the sample-order generator) and
+    ``next_learning_rate``. To resume, pass ``start_epoch`` (the first epoch
+    still to run), that ``rng_state`` and that learning rate. Raises
+    ``TrainingDiverged`` (naming the epoch and step) as soon as a cost is not
+    finite, before that step's update.
     """
     from jitprop.model.network import Network
     if not isinstance(net, Network):
@@ -124,6 +128,7 @@ def train(net, cost, x_train, y_train, x_val=None, y_val=None, *, epochs=1, batc
     if impl not in IMPLS:
         raise ValueError(f"impl: expected one of {IMPLS}, got {impl!r}")
     epochs = check_positive_int("epochs", epochs)
+    start_epoch = check_positive_int("start_epoch", start_epoch)
     batch_size = check_positive_int("batch_size", batch_size)
     lr = check_scalar("learning_rate", learning_rate, strict=True)
     weight_decay = check_scalar("weight_decay", weight_decay)
@@ -146,12 +151,14 @@ def train(net, cost, x_train, y_train, x_val=None, y_val=None, *, epochs=1, batc
 
     history = History(impl=impl)
     rng = np.random.default_rng(seed)
+    if rng_state is not None:
+        rng.bit_generator.state = rng_state
     saved_backend, saved_cost_backend = net.backend, cost.backend
     net.backend = cost.backend = "numpy" if impl in ("batched", "per-sample") else "numba"
     try:
         if impl in ("fused", "per-sample-jit"):
             history.compile_seconds = _warm_up(net, kernel_args, x_train, y_train, impl, progress)
-        for epoch in range(1, epochs + 1):
+        for epoch in range(start_epoch, epochs + 1):
             order = rng.permutation(n).astype(np.int64)
             net.set_training(True)
             t0 = time.perf_counter()
@@ -174,9 +181,9 @@ def train(net, cost, x_train, y_train, x_val=None, y_val=None, *, epochs=1, batc
                       "seconds": seconds, "samples_per_second": n / seconds if seconds > 0 else float("inf"),
                       "val_accuracy": accuracy(net, x_val, y_val, progress=progress) if validate else None}
             history.epochs.append(record)
-            if on_epoch is not None:
-                on_epoch(record)
             lr *= lr_decay
+            if on_epoch is not None:
+                on_epoch(record, {"rng_state": rng.bit_generator.state, "next_learning_rate": lr})
     finally:
         net.backend, cost.backend = saved_backend, saved_cost_backend
         net.set_training(False)

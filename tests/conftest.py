@@ -5,6 +5,20 @@ BACKENDS = ("numba", "numpy")
 DTYPES = (np.float64, np.float32)
 
 
+def numeric_grad(f, x, h=1e-6):
+    """Central finite differences of the scalar f() with respect to x, in place."""
+    g = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        old = x[i]
+        x[i] = old + h
+        up = f()
+        x[i] = old - h
+        down = f()
+        x[i] = old
+        g[i] = (up - down) / (2 * h)
+    return g
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)

@@ -25,6 +25,7 @@ CASES = [
     ("forward list", lambda b: net_for(b).forward([[1.0] * 4]), TypeError, r"x_in: expected a numpy array of float64, got list"),
     ("forward NaN", lambda b: net_for(b).forward(np.full((2, 4), np.nan)), ValueError, r"x_in: expected finite values, got nan at index \(0, 0\)"),
     ("forward empty", lambda b: net_for(b).forward(np.ones((0, 4))), ValueError, r"x_in: expected at least one row"),
+    ("cost zero width", lambda b: MeanSquareError(backend=b).estimate(np.ones((3, 0)), np.ones((3, 0))), ValueError, r"prediction: expected a non-empty array, got shape \(3, 0\)"),
     ("backward before forward", lambda b: Linear(4, 3, backend=b).backward(np.ones((2, 3))), RuntimeError, r"call forward first"),
     ("backward wrong shape", lambda b: (lambda n: (n.forward(X), n.backward(np.ones((5, 3)))))(net_for(b)), ValueError, r"d_out: expected shape \(5, 2\), got \(5, 3\)"),
     ("cost shape mismatch", lambda b: MeanSquareError(backend=b).estimate(np.ones((4, 2)), np.ones((5, 2))), ValueError, r"target and prediction: expected the same shape, got \(4, 2\) and \(5, 2\)"),

@@ -5,6 +5,8 @@ import pytest
 
 from jitprop import functional as F
 
+from conftest import numeric_grad
+
 
 def test_dense_forward_example():
     # Inputs chosen to give the printed result [5, -1, 9]:
@@ -31,36 +33,23 @@ def test_l2_example():
     assert F.l2_regularizer(0.5, weights) == 108.25
 
 
-def _numeric_grad(f, x, eps=1e-6):
-    g = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        old = x[i]
-        x[i] = old + eps
-        up = f()
-        x[i] = old - eps
-        down = f()
-        x[i] = old
-        g[i] = (up - down) / (2 * eps)
-    return g
-
-
 def test_dense_gradients_by_finite_differences(rng):
     x, W, b = rng.standard_normal((4, 3)), rng.standard_normal((3, 2)), rng.standard_normal(2)
     v = rng.standard_normal((4, 2))  # loss = sum(v * dense(x))
     loss = lambda: float((v * F.dense_forward(x, W, b)).sum())
-    np.testing.assert_allclose(F.dense_grad_input(x, v, W, b), _numeric_grad(loss, x), rtol=1e-6, atol=1e-8)
-    np.testing.assert_allclose(F.dense_grad_W(x, v, W, b), _numeric_grad(loss, W), rtol=1e-6, atol=1e-8)
-    np.testing.assert_allclose(F.dense_grad_b(x, v, W, b), _numeric_grad(loss, b), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(F.dense_grad_input(x, v, W, b), numeric_grad(loss, x), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(F.dense_grad_W(x, v, W, b), numeric_grad(loss, W), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(F.dense_grad_b(x, v, W, b), numeric_grad(loss, b), rtol=1e-6, atol=1e-8)
 
 
 def test_mse_and_hinge_gradients_by_finite_differences(rng):
     pred, true = rng.standard_normal(6), rng.standard_normal(6)
-    np.testing.assert_allclose(F.mse_grad_input(pred, true), _numeric_grad(lambda: F.mse_forward(pred, true), pred),
+    np.testing.assert_allclose(F.mse_grad_input(pred, true), numeric_grad(lambda: F.mse_forward(pred, true), pred),
                                rtol=1e-6, atol=1e-8)
     true = np.sign(rng.standard_normal(6))
     pred = rng.standard_normal(6) * 3  # keep margins away from the kink at 0
     pred[np.abs(1 - pred * true) < 0.1] += 0.5
-    np.testing.assert_allclose(F.hinge_grad_input(pred, true), _numeric_grad(lambda: F.hinge_forward(pred, true), pred),
+    np.testing.assert_allclose(F.hinge_grad_input(pred, true), numeric_grad(lambda: F.hinge_forward(pred, true), pred),
                                rtol=1e-6, atol=1e-8)
 
 

@@ -8,22 +8,7 @@ import pytest
 import jitprop
 from jitprop import CrossEntropy, Hinge, Linear, MeanSquareError, Network, ReLU, Sigmoid, SoftMax
 
-from conftest import BACKENDS
-
-H = 1e-6
-
-
-def numeric_grad(f, x):
-    g = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        old = x[i]
-        x[i] = old + H
-        up = f()
-        x[i] = old - H
-        down = f()
-        x[i] = old
-        g[i] = (up - down) / (2 * H)
-    return g
+from conftest import BACKENDS, numeric_grad
 
 
 def check(analytic, numeric):

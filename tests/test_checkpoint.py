@@ -1,0 +1,146 @@
+"""Checkpoints: atomic, refuse to clobber, resume bit for bit, survive Ctrl-C."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+import jitprop
+from jitprop import CheckpointError, CrossEntropy
+from jitprop.model.checkpoint import read_checkpoint, save_checkpoint
+
+
+def small_problem(n=200, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, 20))
+    return x, x[:, :5].argmax(axis=1)
+
+
+def fresh_net():
+    return jitprop.mlp([20, 16, 5], "relu", "softmax", "he", seed=3)
+
+
+def test_save_and_load_roundtrip(tmp_path):
+    net = fresh_net()
+    path = save_checkpoint(tmp_path / "c.npz", net, epoch=2, note="hello")
+    loaded = jitprop.load(path)
+    assert loaded.params.tobytes() == net.params.tobytes()
+    assert repr(loaded) == repr(net)
+    x, _ = small_problem()
+    np.testing.assert_array_equal(loaded.predict(x), net.predict(x))
+    header, _ = read_checkpoint(path)
+    assert header["epoch"] == 2 and header["note"] == "hello"
+
+
+def test_truncated_foreign_and_missing_files_are_clear_errors(tmp_path):
+    path = save_checkpoint(tmp_path / "c.npz", fresh_net(), epoch=1)
+    raw = path.read_bytes()
+    (tmp_path / "t.npz").write_bytes(raw[: len(raw) // 2])
+    with pytest.raises(CheckpointError, match="truncated or foreign"):
+        jitprop.load(tmp_path / "t.npz")
+    np.savez(tmp_path / "f.npz", weights=np.ones(3))
+    with pytest.raises(CheckpointError, match="not a jitprop checkpoint"):
+        jitprop.load(tmp_path / "f.npz")
+    (tmp_path / "notes.txt").write_text("my notes")
+    with pytest.raises(CheckpointError, match="not a readable jitprop checkpoint"):
+        jitprop.load(tmp_path / "notes.txt")
+    with pytest.raises(CheckpointError, match="no such checkpoint"):
+        jitprop.load(tmp_path / "missing.npz")
+
+
+def test_never_overwrites_a_file_that_is_not_a_checkpoint(tmp_path):
+    mine = tmp_path / "precious.npz"
+    mine.write_bytes(b"a user's file")
+    with pytest.raises(CheckpointError, match="refusing to overwrite"):
+        save_checkpoint(mine, fresh_net(), epoch=1)
+    assert mine.read_bytes() == b"a user's file"
+    assert [p.name for p in tmp_path.iterdir()] == ["precious.npz"]  # no temporary left behind
+
+
+@pytest.mark.parametrize("impl", ["fused", "jit", "per-sample-jit"])
+def test_resume_reaches_the_same_bits_as_an_uninterrupted_run(impl, tmp_path):
+    x, y = small_problem()
+    bs = 1 if impl == "per-sample-jit" else 16
+    kw = dict(batch_size=bs, learning_rate=0.01, lr_decay=0.9, seed=4, impl=impl, progress=False)
+    whole = fresh_net()
+    jitprop.train(whole, CrossEntropy(), x, y, epochs=4, **kw)
+
+    saved = {}
+    first = fresh_net()
+    jitprop.train(first, CrossEntropy(), x, y, epochs=2,
+                  on_epoch=lambda r, s: saved.update(epoch=r["epoch"], **s), **kw)
+    path = save_checkpoint(tmp_path / "c.npz", first, **saved)
+    header, _ = read_checkpoint(path)
+    resumed = jitprop.load(path)
+    kw["learning_rate"] = header["next_learning_rate"]
+    jitprop.train(resumed, CrossEntropy(), x, y, epochs=4, start_epoch=header["epoch"] + 1,
+                  rng_state=header["rng_state"], **kw)
+    assert resumed.params.tobytes() == whole.params.tobytes()
+
+
+def _train_cmd(*extra):
+    return [sys.executable, "-m", "jitprop", "train", "--layers", "784,16,10", "--val-size", "55000",
+            "--batch-size", "50", "--lr", "0.001", "--lr-decay", "0.97", "--quiet", *extra]
+
+
+def test_ctrl_c_saves_the_last_epoch_and_resume_matches(mnist, tmp_path):
+    epochs = "40"
+    ref = tmp_path / "ref.npz"
+    done = subprocess.run(_train_cmd("--epochs", epochs, "--save", str(ref)), capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+    ckpt = tmp_path / "run.npz"
+    proc = subprocess.Popen(_train_cmd("--epochs", epochs, "--save", str(ckpt)), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not ckpt.exists() and time.time() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    if proc.returncode == 0:
+        pytest.fail("the run finished before it could be interrupted; make it longer")
+    assert proc.returncode == 130, err
+    assert "interrupted; epoch" in err and str(ckpt) in err and "--resume" in err
+    stopped_at = read_checkpoint(ckpt)[0]["epoch"]
+    assert 1 <= stopped_at < int(epochs)
+
+    done = subprocess.run([sys.executable, "-m", "jitprop", "train", "--resume", str(ckpt), "--save", str(ckpt),
+                           "--quiet"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    (h1, p1), (h2, p2) = read_checkpoint(ckpt), read_checkpoint(ref)
+    assert h1["epoch"] == h2["epoch"] == int(epochs)
+    assert p1.tobytes() == p2.tobytes()
+    assert [e["cost"] for e in h1["history"]] == [e["cost"] for e in h2["history"]]
+
+    pred = subprocess.run([sys.executable, "-m", "jitprop", "predict", str(ckpt)], capture_output=True, text=True)
+    assert pred.returncode == 0 and pred.stdout.strip() == done.stdout.strip().splitlines()[-1]
+
+
+def test_divergence_keeps_the_last_good_checkpoint(mnist, tmp_path):
+    ckpt = tmp_path / "c.npz"
+    done = subprocess.run(_train_cmd("--epochs", "3", "--lr-decay", "1e9", "--save", str(ckpt)),
+                          capture_output=True, text=True)
+    assert done.returncode != 0
+    assert "diverged" in done.stderr and "epoch 2" in done.stderr and "lower learning rate" in done.stderr
+    assert f"The checkpoint {ckpt} holds epoch 1" in done.stderr
+    header, params = read_checkpoint(ckpt)
+    assert header["epoch"] == 1 and np.isfinite(params).all()
+
+
+def test_resume_refuses_config_flags_and_bad_files(mnist, tmp_path):
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"junk")
+    done = subprocess.run([sys.executable, "-m", "jitprop", "train", "--resume", str(bad)], capture_output=True, text=True)
+    assert done.returncode != 0 and "--resume" in done.stderr and "not a readable jitprop checkpoint" in done.stderr
+    assert bad.read_bytes() == b"junk"
+    done = subprocess.run([sys.executable, "-m", "jitprop", "train", "--resume", str(bad), "--lr", "0.1"],
+                          capture_output=True, text=True)
+    assert "drop --lr" in done.stderr
+    mine = tmp_path / "mine.txt"
+    mine.write_text("keep me")
+    done = subprocess.run(_train_cmd("--epochs", "1", "--save", str(mine)), capture_output=True, text=True)
+    assert done.returncode != 0 and "refusing to overwrite" in done.stderr and mine.read_text() == "keep me"

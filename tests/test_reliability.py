@@ -1,0 +1,128 @@
+"""Reproducibility, concurrent cache builds, a fuzz test of the public
+functions and a soak of many short training runs."""
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+import jitprop
+from jitprop import CrossEntropy, Linear, MeanSquareError, functional as F
+from jitprop.data import mnist as mnist_mod
+from jitprop.threads import limit_threads
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("impl", ["fused", "jit", "batched"])
+def test_bit_identical_at_a_fixed_thread_count(impl, threads):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((600, 64))
+    y = x[:, :10].argmax(axis=1)
+    runs = []
+    for _ in range(2):
+        net = jitprop.mlp([64, 256, 10], "relu", "softmax", "he", seed=1)
+        with limit_threads(threads):
+            jitprop.train(net, CrossEntropy(), x, y, epochs=2, batch_size=300, learning_rate=1e-3,
+                          impl=impl, progress=False)
+        runs.append(net.params.tobytes())
+    assert runs[0] == runs[1]
+
+
+def test_two_processes_building_the_cache_at_once(mnist, tmp_path):
+    from jitprop.data.cache import data_dir
+    shutil.copy(data_dir() / mnist_mod.WHEEL_NAME, tmp_path / mnist_mod.WHEEL_NAME)
+    code = ("import sys, hashlib; from jitprop.data import load_mnist; a = load_mnist(sys.argv[1]); "
+            "print(hashlib.sha256(a[0].tobytes()).hexdigest())")
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [o[1] for o in outs]
+    assert {o[0].strip() for o in outs} == {mnist_mod.SHA256["x_train"]}
+    assert sum("cached at" in o[1] for o in outs) == 1  # one built it, the other waited and read it
+    mnist_mod.load_mnist(tmp_path)  # and the file it left verifies
+
+
+dtypes = st.sampled_from([np.float64, np.float32, np.int64, np.bool_, object])
+shapes = st.lists(st.integers(0, 5), min_size=0, max_size=3).map(tuple)
+values = st.sampled_from([0.0, 1.5, -2.0, np.nan, np.inf])
+
+
+def _array(dtype, shape, fill, rng):
+    a = rng.standard_normal(shape) if shape else np.float64(rng.standard_normal())
+    a = np.asarray(a)
+    if a.size:
+        a.flat[0] = fill
+    return a.astype(dtype) if dtype is not object else a.astype(object)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(dtype=dtypes, shape=shapes, fill=values, backend=st.sampled_from(["numba", "numpy"]),
+       seed=st.integers(0, 1000))
+def test_fuzz_public_functions(dtype, shape, fill, backend, seed):
+    """Either the reference answer or a ValueError/TypeError naming the argument."""
+    rng = np.random.default_rng(seed)
+    x = _array(dtype, shape, fill, rng)
+    lin = Linear(3, 2, backend=backend, rng=rng)
+    try:
+        out = lin.forward(x)
+    except (ValueError, TypeError) as exc:
+        assert str(exc).startswith("x_in:")
+    else:
+        assert np.isfinite(x).all() and x.ndim == 2 and x.shape[1] == 3 and x.shape[0] > 0
+        np.testing.assert_allclose(out, x @ lin.w.T + lin.b, rtol=1e-12)
+
+    target = _array(np.float64, shape, 0.5, rng)
+    try:
+        value = MeanSquareError(backend=backend).estimate(target, x)
+    except (ValueError, TypeError) as exc:
+        assert str(exc).split(":")[0] in ("prediction", "target", "target and prediction")
+    else:
+        assert value == pytest.approx(0.5 * np.mean((target - x) ** 2), rel=1e-12)
+
+    try:
+        got = F.mse_forward(x, target)
+    except (ValueError, TypeError) as exc:
+        assert str(exc).split(":")[0] in ("target_pred", "target_true", "target_pred and target_true")
+    else:
+        want = ((target - x.astype(np.float64)) ** 2).sum() / (2 * x.shape[0])
+        assert got == pytest.approx(want, rel=1e-12)
+
+
+def _rss_mb():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS")
+
+
+def _random_run(rng):
+    dt = rng.choice([np.float64, np.float32])
+    n_in, hidden, n_out = int(rng.integers(1, 20)), int(rng.integers(1, 16)), int(rng.integers(2, 6))
+    cost_name = rng.choice(["mse", "ce"])
+    net = jitprop.mlp([n_in, hidden, n_out], str(rng.choice(["sigmoid", "relu"])),
+                      "softmax" if cost_name == "ce" else "sigmoid", 0.3, seed=int(rng.integers(1000)), dtype=dt)
+    impl = str(rng.choice(jitprop.IMPLS))
+    n = int(rng.integers(8, 40))
+    x = rng.standard_normal((n, n_in)).astype(dt)
+    y = rng.integers(0, n_out, n)
+    bs = 1 if impl.startswith("per-sample") else int(rng.integers(1, n + 1))
+    jitprop.train(net, CrossEntropy() if cost_name == "ce" else MeanSquareError(), x, y, x, y,
+                  epochs=int(rng.integers(1, 3)), batch_size=bs, learning_rate=float(rng.uniform(1e-3, 0.1)),
+                  weight_decay=float(rng.choice([0.0, 1e-3])), impl=impl, progress=False)
+    assert np.isfinite(net.params).all()
+
+
+def test_soak_200_runs_memory_flat():
+    rng = np.random.default_rng(2024)
+    for _ in range(40):  # warm up: compile/load every kernel specialisation
+        _random_run(rng)
+    start = _rss_mb()
+    for _ in range(200):
+        _random_run(rng)
+    end = _rss_mb()
+    print(f"soak: 200 runs, RSS {start:.1f} MB at start, {end:.1f} MB at end")
+    assert end - start < 20, (start, end)
