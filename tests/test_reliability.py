@@ -91,12 +91,13 @@ def test_fuzz_public_functions(dtype, shape, fill, backend, seed):
         assert got == pytest.approx(want, rel=1e-12)
 
 
-def _rss_mb():
+def _memory_mb(field="VmRSS"):
+    """Resident (VmRSS) or peak resident (VmHWM) memory of this process, MB."""
     with open("/proc/self/status") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS")
+    raise RuntimeError(f"no {field} in /proc/self/status")
 
 
 def _random_run(rng):
@@ -120,9 +121,10 @@ def test_soak_200_runs_memory_flat():
     rng = np.random.default_rng(2024)
     for _ in range(40):  # warm up: compile/load every kernel specialisation
         _random_run(rng)
-    start = _rss_mb()
+    start, peak_start = _memory_mb(), _memory_mb("VmHWM")
     for _ in range(200):
         _random_run(rng)
-    end = _rss_mb()
-    print(f"soak: 200 runs, RSS {start:.1f} MB at start, {end:.1f} MB at end")
+    end, peak_end = _memory_mb(), _memory_mb("VmHWM")
+    print(f"soak: 200 runs, RSS {start:.1f} -> {end:.1f} MB, peak {peak_start:.1f} -> {peak_end:.1f} MB")
     assert end - start < 20, (start, end)
+    assert peak_end - peak_start < 20, (peak_start, peak_end)

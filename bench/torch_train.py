@@ -1,0 +1,55 @@
+"""The default ``jitprop train`` run done by a plain PyTorch script: same
+network, initial weights, data, sample order, learning-rate schedule and
+epochs. Prints per-epoch time, the test accuracy and the wall time, so the
+end-to-end comparison in the issue notes can be reproduced:
+
+    python -m jitprop.bench.torch_train
+"""
+import sys
+import time
+
+
+def main():
+    t_start = time.perf_counter()
+    import numpy as np
+    import torch
+
+    import jitprop
+    from jitprop.data import mnist_arrays
+    from jitprop.presets import PRESETS
+    from jitprop.bench.workloads import run_torch
+    from jitprop.threads import default_threads
+
+    cfg = PRESETS["default"]
+    dtype = np.dtype(cfg["dtype"]).type
+    sizes = jitprop.parse_layers(cfg["layers"])
+    threads = default_threads(cfg["batch_size"], sizes)
+    torch.set_num_threads(threads)
+    net = jitprop.mlp(sizes, cfg["activation"], "softmax", cfg["init_sigma"], 0, "numba", dtype)
+    d = mnist_arrays(dtype, cfg["val_size"])
+    layers = []
+    for i, lin in enumerate(net.linears):
+        t = torch.nn.Linear(lin.n_in, lin.n_out)
+        with torch.no_grad():
+            t.weight.copy_(torch.from_numpy(lin.w.copy()))
+            t.bias.copy_(torch.from_numpy(lin.b[0].copy()))
+        layers += [t] + ([torch.nn.ReLU()] if i < len(net.linears) - 1 else [])
+    model = torch.nn.Sequential(*layers)
+    rng = np.random.default_rng(0)
+    lr = cfg["lr"]
+    for epoch in range(1, cfg["epochs"] + 1):
+        order = rng.permutation(len(d["x_train"])).astype(np.int64)
+        t0 = time.perf_counter()
+        run_torch(model, "default", d["x_train"], d["y_train"], order, cfg["batch_size"], lr)
+        print(f"epoch {epoch}/{cfg['epochs']}  {time.perf_counter() - t0:.2f} s", flush=True)
+        lr *= cfg["lr_decay"]
+    with torch.no_grad():
+        pred = model(torch.from_numpy(d["x_test"])).argmax(dim=1).numpy()
+    acc = float((pred == d["y_test"]).mean())
+    print(f"torch {torch.__version__}, {threads} thread(s), total {time.perf_counter() - t_start:.2f} s",
+          file=sys.stderr)
+    print(f"test accuracy: {100 * acc:.2f}%")
+
+
+if __name__ == "__main__":
+    main()
