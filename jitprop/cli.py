@@ -1,4 +1,4 @@
-"""The ``jitprop`` command: train, predict, verify, data, bench."""
+"""The ``jitprop`` command: train, predict, inspect, experiment, verify, data, bench."""
 import argparse
 import json
 import platform
@@ -54,6 +54,8 @@ def _add_train(sub):
     p.add_argument("--save", metavar="PATH", help="write a checkpoint at the end of every epoch (atomically)")
     p.add_argument("--resume", metavar="PATH", help="continue a run from its checkpoint (same configuration; "
                                                     "--epochs may raise the total)")
+    p.add_argument("--plot", metavar="PATH.png", help="draw training cost and validation accuracy per epoch "
+                                                     "(and the test accuracy); needs matplotlib")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_train)
 
@@ -133,6 +135,8 @@ def cmd_train(args):
     from jitprop.threads import default_threads, limit_threads
 
     t_start = time.perf_counter()
+    if args.plot:
+        _need_matplotlib("train --plot")
     header = None
     if args.resume:
         cfg, header, params = _resume_config(args)
@@ -214,6 +218,10 @@ def cmd_train(args):
             json.dump(summary, f, indent=2)
     if args.save:
         print(f"checkpoint: {args.save}", file=sys.stderr)
+    if args.plot:
+        from jitprop.plots import learning_curves
+        learning_curves(past, args.plot, test_acc, title=f"{cfg['layers']} {cfg['activation']}/{cfg['cost']}")
+        print(f"plot: {args.plot}", file=sys.stderr)
     print(f"compile {history.compile_seconds:.2f} s, training {history.train_seconds:.2f} s, total {total:.2f} s",
           file=sys.stderr)
     print(f"test accuracy: {100 * test_acc:.2f}%")
@@ -362,6 +370,154 @@ def cmd_bench(args):
     return 0
 
 
+def _need_matplotlib(what):
+    from jitprop.plots import PlotUnavailable, pyplot
+    try:
+        pyplot()
+    except PlotUnavailable as exc:
+        raise SystemExit(f"jitprop {what}: {exc}")
+
+
+def _add_inspect(sub):
+    p = sub.add_parser("inspect", help="draw a checkpoint's weight histograms and test-set predictions",
+                       description="Pictures of a network saved by `jitprop train --save`.")
+    p.add_argument("checkpoint")
+    p.add_argument("--weights", metavar="PATH.png", help="a histogram of the weights of each layer")
+    p.add_argument("--predictions", metavar="PATH.png", help="test images with the predicted class and the "
+                                                              "softmax probabilities; misclassified ones in red")
+    p.add_argument("--count", type=int, default=12, help="images in the gallery (default 12: the first test "
+                                                        "images, plus misclassified ones for half of them)")
+    p.set_defaults(func=cmd_inspect)
+
+
+def cmd_inspect(args):
+    from jitprop.data import load_mnist, standardize
+    from jitprop.model.checkpoint import CheckpointError, build_network, read_checkpoint
+    from jitprop.plots import prediction_gallery, weight_histograms
+    if not (args.weights or args.predictions):
+        raise SystemExit("jitprop inspect: nothing to draw; give --weights PATH.png and/or --predictions PATH.png")
+    if args.count < 1:
+        raise SystemExit(f"jitprop inspect: --count: expected an integer >= 1, got {args.count}")
+    _need_matplotlib("inspect")
+    try:
+        header, params = read_checkpoint(args.checkpoint)
+        net = build_network(header, params)
+    except CheckpointError as exc:
+        raise SystemExit(f"jitprop inspect: {exc}")
+    if args.weights:
+        weight_histograms(net, args.weights)
+        print(f"weights: {args.weights}", file=sys.stderr)
+    if args.predictions:
+        _, _, x_test, y_test = load_mnist()
+        out = net.predict(standardize(x_test, header["mean"], header["std"], net.dtype)[0])
+        if header["config"]["cost"] != "cross-entropy":  # sigmoid outputs: normalise to show as probabilities
+            out = out / out.sum(axis=1, keepdims=True)
+        wrong = np.flatnonzero(out.argmax(axis=1) != y_test)
+        n_wrong = min(len(wrong), args.count // 2)
+        picks = list(wrong[:n_wrong])
+        picks += [i for i in range(len(x_test)) if i not in set(picks)][: args.count - n_wrong]
+        picks = sorted(picks)
+        prediction_gallery(x_test[picks], y_test[picks], out[picks], args.predictions)
+        print(f"predictions: {args.predictions} ({n_wrong} misclassified of {len(picks)} shown)", file=sys.stderr)
+    return 0
+
+
+def _add_experiment(sub):
+    p = sub.add_parser("experiment", help="the seed assignments' small experiments",
+                       description="Assignment 1's two circles and 8x8 digits, Homework 1's universal "
+                                   "approximation by boxes.")
+    esub = p.add_subparsers(dest="name", required=True, metavar="EXPERIMENT")
+    c = esub.add_parser("circles", help="two circles, hinge loss, full-batch SGD with weight decay",
+                        description="Assignment 1's two-circles task: hinge loss, weight decay 0.01 (decoupled, "
+                                    "w -= lr * dw + wd * w), SGD lr 0.1, 100 full-batch steps. Prints the loss "
+                                    "(hinge + L2 term) per step.")
+    c.add_argument("--layers", default="2,16,16,1", help="widths, 2 inputs and 1 output (default 2,16,16,1)")
+    c.add_argument("--activation", choices=["relu", "sigmoid"], default="relu")
+    c.add_argument("--steps", type=int, default=100)
+    c.add_argument("--lr", type=float, default=0.1)
+    c.add_argument("--weight-decay", type=float, default=0.01)
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--plot", metavar="PATH.png", help="the points coloured by prediction, with the decision boundary")
+    c.set_defaults(func=cmd_circles)
+    d = esub.add_parser("digits", help="scikit-learn's 8x8 digits, 70/30 split (needs scikit-learn)",
+                        description="Assignment 1's 8x8 digits: a 70/30 split, softmax + cross-entropy; "
+                                    "prints the test accuracy. Needs scikit-learn.")
+    d.add_argument("--layers", default="64,64,10", help="widths, 64 inputs and 10 outputs (default 64,64,10)")
+    d.add_argument("--activation", choices=["relu", "sigmoid"], default="relu")
+    d.add_argument("--epochs", type=int, default=30)
+    d.add_argument("--batch-size", type=int, default=16)
+    d.add_argument("--lr", type=float, default=0.01)
+    d.add_argument("--seed", type=int, default=0)
+    d.set_defaults(func=cmd_digits)
+    u = esub.add_parser("universal", help="Homework 1's boxes: step neurons approximating a smooth function",
+                        description="Two step-activation neurons make a box of height h and width delta; a sum "
+                                    "of n boxes approximates f on [-B, B]. Prints the error as n doubles.")
+    u.add_argument("--function", choices=["sin", "bump", "wave"], default="sin")
+    u.add_argument("--bound", type=float, default=3.0, help="B: approximate on [-B, B] (default 3)")
+    u.add_argument("--max-boxes", type=int, default=256, help="double the boxes from 4 up to this (default 256)")
+    u.add_argument("--plot", metavar="PATH.png", help="f and its box sums for 4, 16 and 64 boxes")
+    u.set_defaults(func=cmd_universal)
+
+
+def cmd_circles(args):
+    from jitprop import experiments
+    if args.plot:
+        _need_matplotlib("experiment circles --plot")
+    try:
+        layers = [int(v) for v in args.layers.split(",")]
+        net, x, y, losses, acc = experiments.circles(
+            layers, args.activation, args.steps, args.lr, args.weight_decay, seed=args.seed,
+            on_step=lambda k, loss: print(f"step {k:>4}  loss {loss:.5f}"))
+    except ValueError as exc:
+        raise SystemExit(f"jitprop experiment circles: {exc}")
+    if args.plot:
+        from jitprop.plots import decision_boundary
+        decision_boundary(net.predict, x, y, args.plot, title=f"two circles, {args.layers} {args.activation}")
+        print(f"plot: {args.plot}", file=sys.stderr)
+    print(f"training accuracy: {100 * acc:.1f}%")
+    return 0
+
+
+def cmd_digits(args):
+    from jitprop import experiments
+    try:
+        layers = [int(v) for v in args.layers.split(",")]
+        _, history, acc = experiments.digits(layers, args.activation, args.epochs, args.batch_size, args.lr,
+                                             args.seed, progress=True)
+    except ImportError as exc:
+        raise SystemExit(f"jitprop experiment digits: {exc}")
+    except ValueError as exc:
+        raise SystemExit(f"jitprop experiment digits: {exc}")
+    print(f"final training cost {history.cost[-1]:.4f}")
+    print(f"test accuracy: {100 * acc:.2f}%")
+    return 0
+
+
+def cmd_universal(args):
+    from jitprop import experiments
+    if args.plot:
+        _need_matplotlib("experiment universal --plot")
+    if args.max_boxes < 4 or args.bound <= 0:
+        raise SystemExit("jitprop experiment universal: expected --max-boxes >= 4 and --bound > 0, "
+                         f"got {args.max_boxes} and {args.bound}")
+    counts = [4]
+    while counts[-1] * 2 <= args.max_boxes:
+        counts.append(counts[-1] * 2)
+    rows = experiments.universal(args.function, args.bound, counts)
+    print(f"{'boxes':>6} {'width':>9} {'max error':>10} {'mean error':>11}")
+    for n, delta, max_err, mean_err in rows:
+        print(f"{n:>6} {delta:>9.4f} {max_err:>10.5f} {mean_err:>11.5f}")
+    if args.plot:
+        from jitprop.plots import box_approximations
+        f = experiments.FUNCTIONS[args.function]
+        xs = np.linspace(-args.bound, args.bound, 2001, endpoint=False)
+        approx = [(n, experiments.box_sum(f, args.bound, n)(xs)) for n in (4, 16, 64)]
+        box_approximations(xs, f(xs), approx, args.plot, f"{args.function} on [-{args.bound:g}, {args.bound:g}] "
+                                                          "by sums of boxes")
+        print(f"plot: {args.plot}", file=sys.stderr)
+    return 0
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="jitprop",
@@ -375,6 +531,8 @@ def build_parser():
     _add_data(sub)
     _add_bench(sub)
     _add_predict(sub)
+    _add_inspect(sub)
+    _add_experiment(sub)
     return parser
 
 
