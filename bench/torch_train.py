@@ -17,7 +17,7 @@ def main():
     import jitprop
     from jitprop.data import mnist_arrays
     from jitprop.presets import PRESETS
-    from jitprop.bench.workloads import run_torch
+    from jitprop.bench.workloads import run_torch, torch_model
     from jitprop.threads import default_threads
 
     cfg = PRESETS["default"]
@@ -27,14 +27,7 @@ def main():
     torch.set_num_threads(threads)
     net = jitprop.mlp(sizes, cfg["activation"], "softmax", cfg["init_sigma"], 0, "numba", dtype)
     d = mnist_arrays(dtype, cfg["val_size"])
-    layers = []
-    for i, lin in enumerate(net.linears):
-        t = torch.nn.Linear(lin.n_in, lin.n_out)
-        with torch.no_grad():
-            t.weight.copy_(torch.from_numpy(lin.w.copy()))
-            t.bias.copy_(torch.from_numpy(lin.b[0].copy()))
-        layers += [t] + ([torch.nn.ReLU()] if i < len(net.linears) - 1 else [])
-    model = torch.nn.Sequential(*layers)
+    model = torch_model(net, "default")  # same layers and initial weights as `jitprop train`
     rng = np.random.default_rng(0)
     lr = cfg["lr"]
     for epoch in range(1, cfg["epochs"] + 1):

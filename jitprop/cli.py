@@ -1,6 +1,7 @@
 """The ``jitprop`` command: train, predict, inspect, experiment, verify, data, bench."""
 import argparse
 import json
+import os
 import platform
 import sys
 import time
@@ -142,7 +143,7 @@ def cmd_train(args):
         cfg, header, params = _resume_config(args)
     else:
         cfg = _resolve(args)
-    if args.save and not header and __import__("os").path.exists(args.save) and not is_checkpoint(args.save):
+    if args.save and not header and os.path.exists(args.save) and not is_checkpoint(args.save):
         raise SystemExit(f"jitprop train: --save: {args.save} exists and is not a jitprop checkpoint; "
                          "refusing to overwrite it")
     dtype = np.dtype(cfg["dtype"]).type
@@ -331,7 +332,6 @@ def _add_bench(sub):
 
 
 def cmd_bench(args):
-    import os
     import subprocess
     import tempfile
     from pathlib import Path

@@ -10,8 +10,8 @@ from jitprop.kernels.config import jit
 from jitprop.kernels.costs import mse, softmax_cross_entropy
 from jitprop.kernels.layout import ACT_RELU, ACT_SIGMOID, LOSS_SOFTMAX_CE
 from jitprop.kernels.linear import (
-    _sigmoid_scalar, linear_backward, linear_forward, linear_relu_backward,
-    linear_relu_forward, linear_sigmoid_backward, linear_sigmoid_forward,
+    linear_backward, linear_forward, linear_relu_backward, linear_relu_forward,
+    linear_sigmoid_backward, linear_sigmoid_forward,
 )
 from jitprop.kernels.sgd import sgd_update
 

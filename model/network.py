@@ -11,7 +11,7 @@ import numpy as np
 
 from jitprop.kernels.layout import ACT_IDENTITY, ACT_RELU, ACT_SIGMOID
 from jitprop.model.backend import ops
-from jitprop.model.checks import check_array, check_backend, check_dtype
+from jitprop.model.checks import check_array, check_backend, check_scalar
 from jitprop.model.layers import Dropout, Layer, Linear, ReLU, Sigmoid, SoftMax
 
 _FUSED = {Sigmoid: "sigmoid", ReLU: "relu"}
@@ -154,7 +154,6 @@ class Network(Layer):
         self.grads.fill(0)
 
     def update_parameters(self, learning_rate, weight_decay=0.0):
-        from jitprop.model.checks import check_scalar
         lr = check_scalar("learning_rate", learning_rate)
         wd = check_scalar("weight_decay", weight_decay)
         ops(self.backend).sgd_update(self.params, self.grads, self.dtype(lr), self.dtype(wd))

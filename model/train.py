@@ -147,14 +147,14 @@ def train(net, cost, x_train, y_train, x_val=None, y_val=None, *, epochs=1, batc
         x_val = check_array("x_val", x_val, net.dtype, shape=(None, net.n_in))
         y_val = _labels_of("y_val", y_val, net.sizes[-1])
     kernel_args = _epoch_kernel_args(net, cost) if impl in ("fused", "per-sample", "per-sample-jit") else None
-    cost.dtype = net.dtype
 
     history = History(impl=impl)
     rng = np.random.default_rng(seed)
     if rng_state is not None:
         rng.bit_generator.state = rng_state
-    saved_backend, saved_cost_backend = net.backend, cost.backend
+    saved = net.backend, cost.backend, cost.dtype
     net.backend = cost.backend = "numpy" if impl in ("batched", "per-sample") else "numba"
+    cost.dtype = net.dtype
     try:
         if impl in ("fused", "per-sample-jit"):
             history.compile_seconds = _warm_up(net, kernel_args, x_train, y_train, impl, progress)
@@ -185,7 +185,7 @@ def train(net, cost, x_train, y_train, x_val=None, y_val=None, *, epochs=1, batc
             if on_epoch is not None:
                 on_epoch(record, {"rng_state": rng.bit_generator.state, "next_learning_rate": lr})
     finally:
-        net.backend, cost.backend = saved_backend, saved_cost_backend
+        net.backend, cost.backend, cost.dtype = saved
         net.set_training(False)
     return history
 
