@@ -27,3 +27,4 @@ def jit(fn):
     compiled = numba.njit(**OPTIONS)(fn)
     JITTED.append(compiled)
     return compiled
+

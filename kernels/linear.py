@@ -8,6 +8,7 @@ enforces both before it calls here).
 import numpy as np
 
 from jitprop.kernels.config import jit
+from jitprop.kernels.layout import ACT_IDENTITY, ACT_RELU, ACT_SIGMOID
 
 # Hand loops against BLAS (np.dot), measured per shape at batch 1..32 with one
 # thread (seed and default layer shapes 784x128, 128x32, 32x10, 784x512,
@@ -65,8 +66,12 @@ def _matmul_nn(d_in, dz, w):
 
 
 @jit
-def _accumulate_matmul_tn(dw, dz, x):
-    """dw (n_out, n_in) += dz.T (n_out, B) @ x (B, n_in)."""
+def _accumulate_matmul_tn(dw, dz, x, overwrite):
+    """dw (n_out, n_in) += dz.T (n_out, B) @ x (B, n_in).
+
+    With ``overwrite`` the caller promises dw is zero, so the BLAS path may
+    write the product straight into dw (no temporary, no add).
+    """
     rows = ACC_ROWS_F32 if dw.itemsize == 4 else ACC_ROWS_F64
     if dz.shape[0] <= rows or (dw.shape[0] <= FEW_OUTPUTS and dz.shape[0] <= 32):
         for r in range(dz.shape[0]):
@@ -74,13 +79,44 @@ def _accumulate_matmul_tn(dw, dz, x):
                 c = dz[r, o]
                 for i in range(dw.shape[1]):
                     dw[o, i] += c * x[r, i]
+    elif overwrite:
+        np.dot(dz.T, x, dw)
     else:
         dw += np.dot(dz.T, x)
 
 
 @jit
-def _bias_grad_and_d_in(d_in, dw, db, dz, x, w, need_d_in):
-    _accumulate_matmul_tn(dw, dz, x)
+def _bias_act(out, b, act):
+    """out = act(out + b) in place, one pass over out."""
+    one = out.dtype.type(1)
+    zero = out.dtype.type(0)
+    for r in range(out.shape[0]):
+        for o in range(out.shape[1]):
+            z = out[r, o] + b[0, o]
+            if act == ACT_SIGMOID:
+                out[r, o] = _sigmoid_scalar(z, one)
+            elif act == ACT_RELU:
+                out[r, o] = z if z > zero else zero
+            else:
+                out[r, o] = z
+
+
+@jit
+def _act_grad(dz, d_out, a, act):
+    """dz = d_out * act'(z), written through the stored output a (dz may be d_out)."""
+    one = a.dtype.type(1)
+    zero = a.dtype.type(0)
+    for r in range(a.shape[0]):
+        for o in range(a.shape[1]):
+            if act == ACT_SIGMOID:
+                dz[r, o] = d_out[r, o] * a[r, o] * (one - a[r, o])
+            else:
+                dz[r, o] = d_out[r, o] if a[r, o] > zero else zero
+
+
+@jit
+def _bias_grad_and_d_in(d_in, dw, db, dz, x, w, need_d_in, overwrite=False):
+    _accumulate_matmul_tn(dw, dz, x, overwrite)
     for r in range(dz.shape[0]):
         for o in range(dz.shape[1]):
             db[0, o] += dz[r, o]
@@ -92,30 +128,21 @@ def _bias_grad_and_d_in(d_in, dw, db, dz, x, w, need_d_in):
 def linear_forward(out, x, w, b):
     """out (B, n_out) = x (B, n_in) @ w.T + b; overwrites ``out``."""
     _matmul_nt(out, x, w)
-    for r in range(out.shape[0]):
-        for o in range(out.shape[1]):
-            out[r, o] += b[0, o]
+    _bias_act(out, b, ACT_IDENTITY)
 
 
 @jit
 def linear_sigmoid_forward(out, x, w, b):
     """out (B, n_out) = sigmoid(x @ w.T + b); bias and sigmoid in one pass."""
-    one = out.dtype.type(1)
     _matmul_nt(out, x, w)
-    for r in range(out.shape[0]):
-        for o in range(out.shape[1]):
-            out[r, o] = _sigmoid_scalar(out[r, o] + b[0, o], one)
+    _bias_act(out, b, ACT_SIGMOID)
 
 
 @jit
 def linear_relu_forward(out, x, w, b):
     """out (B, n_out) = max(x @ w.T + b, 0); bias and relu in one pass."""
-    zero = out.dtype.type(0)
     _matmul_nt(out, x, w)
-    for r in range(out.shape[0]):
-        for o in range(out.shape[1]):
-            z = out[r, o] + b[0, o]
-            out[r, o] = z if z > zero else zero
+    _bias_act(out, b, ACT_RELU)
 
 
 @jit
@@ -127,18 +154,12 @@ def linear_backward(d_in, dw, db, d_out, x, w, need_d_in):
 @jit
 def linear_sigmoid_backward(d_in, dw, db, dz, d_out, a, x, w, need_d_in):
     """dz = d_out * a * (1 - a) (dz may be d_out), then as ``linear_backward``."""
-    one = a.dtype.type(1)
-    for r in range(a.shape[0]):
-        for o in range(a.shape[1]):
-            dz[r, o] = d_out[r, o] * a[r, o] * (one - a[r, o])
+    _act_grad(dz, d_out, a, ACT_SIGMOID)
     _bias_grad_and_d_in(d_in, dw, db, dz, x, w, need_d_in)
 
 
 @jit
 def linear_relu_backward(d_in, dw, db, dz, d_out, a, x, w, need_d_in):
     """dz = d_out * (a > 0) (dz may be d_out), then as ``linear_backward``."""
-    zero = a.dtype.type(0)
-    for r in range(a.shape[0]):
-        for o in range(a.shape[1]):
-            dz[r, o] = d_out[r, o] if a[r, o] > zero else zero
+    _act_grad(dz, d_out, a, ACT_RELU)
     _bias_grad_and_d_in(d_in, dw, db, dz, x, w, need_d_in)

@@ -8,10 +8,10 @@ import numpy as np
 
 from jitprop.kernels.config import jit
 from jitprop.kernels.costs import mse, softmax_cross_entropy
-from jitprop.kernels.layout import ACT_RELU, ACT_SIGMOID, LOSS_SOFTMAX_CE
+from jitprop.kernels.layout import ACT_IDENTITY, ACT_RELU, ACT_SIGMOID, LOSS_SOFTMAX_CE
 from jitprop.kernels.linear import (
-    linear_backward, linear_forward, linear_relu_backward, linear_relu_forward,
-    linear_sigmoid_backward, linear_sigmoid_forward,
+    _act_grad, _bias_grad_and_d_in, linear_forward, linear_relu_forward,
+    linear_sigmoid_forward,
 )
 from jitprop.kernels.sgd import sgd_update
 
@@ -67,8 +67,17 @@ def _forward(params, poffs, sizes, activations, acts, aoffs, rows):
 
 
 @jit
+def _gather_rows(xb, yb, x, y, order, start):
+    """xb[r] = x[order[start + r]], yb likewise: the minibatch, in order."""
+    for r in range(xb.shape[0]):
+        xb[r, :] = x[order[start + r], :]
+        yb[r, :] = y[order[start + r], :]
+
+
+@jit
 def _backward(grad, params, poffs, sizes, activations, acts, deltas, aoffs, rows):
-    # deltas block L holds dL/da_L; gradients accumulate into ``grad``.
+    # deltas block L holds dL/da_L; ``grad`` is zero on entry and receives
+    # this minibatch's gradients (written straight into it where BLAS is used).
     for l in range(sizes.shape[0] - 2, -1, -1):
         dz = _block(deltas, aoffs, l + 1, rows, sizes[l + 1])
         d_in = _block(deltas, aoffs, l, rows, sizes[l])
@@ -77,12 +86,9 @@ def _backward(grad, params, poffs, sizes, activations, acts, deltas, aoffs, rows
         w = _weight(params, poffs, sizes, l)
         dw = _weight(grad, poffs, sizes, l)
         db = _bias(grad, poffs, sizes, l)
-        if activations[l] == ACT_SIGMOID:
-            linear_sigmoid_backward(d_in, dw, db, dz, dz, a_out, a_in, w, l > 0)
-        elif activations[l] == ACT_RELU:
-            linear_relu_backward(d_in, dw, db, dz, dz, a_out, a_in, w, l > 0)
-        else:
-            linear_backward(d_in, dw, db, dz, a_in, w, l > 0)
+        if activations[l] != ACT_IDENTITY:
+            _act_grad(dz, dz, a_out, activations[l])
+        _bias_grad_and_d_in(d_in, dw, db, dz, a_in, w, l > 0, True)
 
 
 @jit
@@ -111,9 +117,7 @@ def train_epoch(params, sizes, activations, loss_kind, x, y, order, batch_size, 
         rows = min(batch_size, n - start)
         xb = _block(acts, aoffs, 0, rows, sizes[0])
         yb = yb_buf[:rows * n_out].reshape((rows, n_out))
-        for r in range(rows):
-            xb[r, :] = x[order[start + r], :]
-            yb[r, :] = y[order[start + r], :]
+        _gather_rows(xb, yb, x, y, order, start)
         _forward(params, poffs, sizes, activations, acts, aoffs, rows)
         a_last = _block(acts, aoffs, last, rows, n_out)
         d_last = _block(deltas, aoffs, last, rows, n_out)
