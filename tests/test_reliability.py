@@ -58,6 +58,7 @@ def _array(dtype, shape, fill, rng):
     return a.astype(dtype) if dtype is not object else a.astype(object)
 
 
+@pytest.mark.filterwarnings("ignore:invalid value encountered in cast")  # NaN/inf cast to int on purpose
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(dtype=dtypes, shape=shapes, fill=values, backend=st.sampled_from(["numba", "numpy"]),
        seed=st.integers(0, 1000))
