@@ -237,15 +237,20 @@ def _add_predict(sub):
     p.set_defaults(func=cmd_predict)
 
 
+def _open_checkpoint(path, command):
+    """``(header, network)`` of a checkpoint, or exit with the reason."""
+    from jitprop.model.checkpoint import CheckpointError, build_network, read_checkpoint
+    try:
+        header, params = read_checkpoint(path)
+        return header, build_network(header, params)
+    except CheckpointError as exc:
+        raise SystemExit(f"jitprop {command}: {exc}")
+
+
 def cmd_predict(args):
     import jitprop
     from jitprop.data import load_mnist, standardize
-    from jitprop.model.checkpoint import CheckpointError, build_network, read_checkpoint
-    try:
-        header, params = read_checkpoint(args.checkpoint)
-        net = build_network(header, params)
-    except CheckpointError as exc:
-        raise SystemExit(f"jitprop predict: {exc}")
+    header, net = _open_checkpoint(args.checkpoint, "predict")
     _, _, x_test, y_test = load_mnist()
     x = standardize(x_test, header["mean"], header["std"], net.dtype)[0]
     print(f"jitprop predict: {net!r}, epoch {header['epoch']}", file=sys.stderr)
@@ -392,18 +397,13 @@ def _add_inspect(sub):
 
 def cmd_inspect(args):
     from jitprop.data import load_mnist, standardize
-    from jitprop.model.checkpoint import CheckpointError, build_network, read_checkpoint
     from jitprop.plots import prediction_gallery, weight_histograms
     if not (args.weights or args.predictions):
         raise SystemExit("jitprop inspect: nothing to draw; give --weights PATH.png and/or --predictions PATH.png")
     if args.count < 1:
         raise SystemExit(f"jitprop inspect: --count: expected an integer >= 1, got {args.count}")
     _need_matplotlib("inspect")
-    try:
-        header, params = read_checkpoint(args.checkpoint)
-        net = build_network(header, params)
-    except CheckpointError as exc:
-        raise SystemExit(f"jitprop inspect: {exc}")
+    header, net = _open_checkpoint(args.checkpoint, "inspect")
     if args.weights:
         weight_histograms(net, args.weights)
         print(f"weights: {args.weights}", file=sys.stderr)
@@ -415,7 +415,8 @@ def cmd_inspect(args):
         wrong = np.flatnonzero(out.argmax(axis=1) != y_test)
         n_wrong = min(len(wrong), args.count // 2)
         picks = list(wrong[:n_wrong])
-        picks += [i for i in range(len(x_test)) if i not in set(picks)][: args.count - n_wrong]
+        chosen = set(picks)
+        picks += [i for i in range(len(x_test)) if i not in chosen][: args.count - n_wrong]
         picks = sorted(picks)
         prediction_gallery(x_test[picks], y_test[picks], out[picks], args.predictions)
         print(f"predictions: {args.predictions} ({n_wrong} misclassified of {len(picks)} shown)", file=sys.stderr)

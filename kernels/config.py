@@ -27,4 +27,3 @@ def jit(fn):
     compiled = numba.njit(**OPTIONS)(fn)
     JITTED.append(compiled)
     return compiled
-

@@ -14,8 +14,9 @@ from jitprop.kernels.layout import ACT_IDENTITY, ACT_RELU, ACT_SIGMOID
 # thread (seed and default layer shapes 784x128, 128x32, 32x10, 784x512,
 # 512x10): loops win at or below these many rows, BLAS above. The backward
 # weight product also needs a temporary plus an add with BLAS, so loops win
-# it longer, and always when the layer has few outputs. Numbers in the
-# closing note of issue 3; the script is bench/test_kernels.py.
+# it longer, and always when the layer has few outputs. The ratios are in the
+# closing note of issue 3 (measured with a one-off script; bench/test_kernels.py
+# times the kernels themselves at these shapes).
 LOOP_ROWS_F32 = 8
 LOOP_ROWS_F64 = 4
 ACC_ROWS_F32 = 4
@@ -110,8 +111,10 @@ def _act_grad(dz, d_out, a, act):
         for o in range(a.shape[1]):
             if act == ACT_SIGMOID:
                 dz[r, o] = d_out[r, o] * a[r, o] * (one - a[r, o])
-            else:
+            elif act == ACT_RELU:
                 dz[r, o] = d_out[r, o] if a[r, o] > zero else zero
+            else:
+                dz[r, o] = d_out[r, o]
 
 
 @jit
