@@ -10,6 +10,10 @@ stop on a diverging run.
 import numba
 
 FASTMATH = frozenset({"nsz", "arcp", "contract", "afn", "reassoc"})
+# For code whose rounding is part of the algorithm (the split-constant range
+# reduction in fastexp.py): without ``reassoc`` LLVM may not fold
+# ``x - k*hi - k*lo`` into ``x - k*(hi + lo)``, which would cost ~100 ulps.
+EXACT_FASTMATH = FASTMATH - {"reassoc"}
 
 OPTIONS = {
     "cache": True,
@@ -25,5 +29,12 @@ JITTED = []
 def jit(fn):
     """Compile ``fn`` with :data:`OPTIONS` and register it for the config check."""
     compiled = numba.njit(**OPTIONS)(fn)
+    JITTED.append(compiled)
+    return compiled
+
+
+def jit_exact(fn):
+    """As :func:`jit`, with :data:`EXACT_FASTMATH` (no reassociation)."""
+    compiled = numba.njit(**{**OPTIONS, "fastmath": set(EXACT_FASTMATH)})(fn)
     JITTED.append(compiled)
     return compiled

@@ -67,11 +67,20 @@ def _forward(params, poffs, sizes, activations, acts, aoffs, rows):
 
 
 @jit
+def _copy_row(dst, src):
+    # An explicit loop: Numba's slice assignment copied the rows of a
+    # minibatch at half this speed (600 x 784 float32: 450 vs 230 us).
+    for i in range(src.shape[0]):
+        dst[i] = src[i]
+
+
+@jit
 def _gather_rows(xb, yb, x, y, order, start):
     """xb[r] = x[order[start + r]], yb likewise: the minibatch, in order."""
     for r in range(xb.shape[0]):
-        xb[r, :] = x[order[start + r], :]
-        yb[r, :] = y[order[start + r], :]
+        i = order[start + r]
+        _copy_row(xb[r], x[i])
+        _copy_row(yb[r], y[i])
 
 
 @jit
@@ -154,7 +163,7 @@ def train_epoch_per_sample(params, sizes, activations, loss_kind, x, y, order, l
     deltas = np.empty(aoffs[-1], params.dtype)
     for k in range(n):
         i = order[k]
-        acts[:sizes[0]] = x[i, :]
+        _copy_row(acts[:sizes[0]], x[i])
         _forward(params, poffs, sizes, activations, acts, aoffs, 1)
         a_last = _block(acts, aoffs, last, 1, n_out)
         d_last = _block(deltas, aoffs, last, 1, n_out)
@@ -202,6 +211,8 @@ def network_forward(out, params, sizes, activations, x, batch_size):
     acts = np.empty(aoffs[-1], params.dtype)
     for start in range(0, n, batch_size):
         rows = min(batch_size, n - start)
-        _block(acts, aoffs, 0, rows, sizes[0])[:, :] = x[start:start + rows, :]
+        xb = _block(acts, aoffs, 0, rows, sizes[0])
+        for r in range(rows):
+            _copy_row(xb[r], x[start + r])
         _forward(params, poffs, sizes, activations, acts, aoffs, rows)
         out[start:start + rows, :] = _block(acts, aoffs, last, rows, sizes[last])
