@@ -3,7 +3,8 @@ fused with the linear layer before it). Twins in ``reference.py``."""
 import numpy as np
 
 from jitprop.kernels.config import jit
-from jitprop.kernels.linear import _sigmoid_scalar
+from jitprop.kernels.layout import ACT_RELU, ACT_SIGMOID
+from jitprop.kernels.linear import _act_grad, _sigmoid_scalar
 
 
 @jit
@@ -11,17 +12,15 @@ def sigmoid_forward(out, z):
     """out = sigmoid(z), stable for any |z|; overwrites ``out``."""
     one = out.dtype.type(1)
     for r in range(z.shape[0]):
-        for c in range(z.shape[1]):
-            out[r, c] = _sigmoid_scalar(z[r, c], one)
+        out_r, z_r = out[r], z[r]
+        for c in range(z_r.shape[0]):
+            out_r[c] = _sigmoid_scalar(z_r[c], one)
 
 
 @jit
 def sigmoid_backward(d_in, d_out, a):
     """d_in = d_out * a * (1 - a) with ``a`` the forward output."""
-    one = a.dtype.type(1)
-    for r in range(a.shape[0]):
-        for c in range(a.shape[1]):
-            d_in[r, c] = d_out[r, c] * a[r, c] * (one - a[r, c])
+    _act_grad(d_in, d_out, a, ACT_SIGMOID)
 
 
 @jit
@@ -29,17 +28,15 @@ def relu_forward(out, z):
     """out = max(z, 0)."""
     zero = out.dtype.type(0)
     for r in range(z.shape[0]):
-        for c in range(z.shape[1]):
-            out[r, c] = z[r, c] if z[r, c] > zero else zero
+        out_r, z_r = out[r], z[r]
+        for c in range(z_r.shape[0]):
+            out_r[c] = z_r[c] if z_r[c] > zero else zero
 
 
 @jit
 def relu_backward(d_in, d_out, a):
     """d_in = d_out * (a > 0) with ``a`` the forward output."""
-    zero = a.dtype.type(0)
-    for r in range(a.shape[0]):
-        for c in range(a.shape[1]):
-            d_in[r, c] = d_out[r, c] if a[r, c] > zero else zero
+    _act_grad(d_in, d_out, a, ACT_RELU)
 
 
 @jit

@@ -34,6 +34,14 @@ def _sigmoid_scalar(z, one):
 
 
 @jit
+def _copy_row(dst, src):
+    # An explicit loop: Numba's slice assignment copied the rows of a
+    # minibatch at half this speed (600 x 784 float32: 450 vs 230 us).
+    for i in range(src.shape[0]):
+        dst[i] = src[i]
+
+
+@jit
 def _loop_rows(x):
     return LOOP_ROWS_F32 if x.itemsize == 4 else LOOP_ROWS_F64
 
@@ -109,17 +117,24 @@ def _bias_act(out, b, act):
 
 @jit
 def _act_grad(dz, d_out, a, act):
-    """dz = d_out * act'(z), written through the stored output a (dz may be d_out)."""
+    """dz = d_out * act'(z), written through the stored output a (dz may be
+    d_out). The loops update dz in place over 1-d rows, one per activation:
+    with three arrays of which two are the same buffer, LLVM's overlap check
+    fails and it falls back to a scalar loop whose ReLU select becomes an
+    unpredictable branch (measured 64 x 512 float32: 38 us against 4.5)."""
+    if dz.ctypes.data != d_out.ctypes.data:
+        for r in range(dz.shape[0]):
+            _copy_row(dz[r], d_out[r])
     one = a.dtype.type(1)
     zero = a.dtype.type(0)
     for r in range(a.shape[0]):
-        for o in range(a.shape[1]):
-            if act == ACT_SIGMOID:
-                dz[r, o] = d_out[r, o] * a[r, o] * (one - a[r, o])
-            elif act == ACT_RELU:
-                dz[r, o] = d_out[r, o] if a[r, o] > zero else zero
-            else:
-                dz[r, o] = d_out[r, o]
+        dz_r, a_r = dz[r], a[r]
+        if act == ACT_SIGMOID:
+            for o in range(a_r.shape[0]):
+                dz_r[o] = dz_r[o] * (a_r[o] * (one - a_r[o]))
+        elif act == ACT_RELU:
+            for o in range(a_r.shape[0]):
+                dz_r[o] = dz_r[o] if a_r[o] > zero else zero
 
 
 @jit
