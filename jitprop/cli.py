@@ -50,7 +50,7 @@ def _add_train(sub):
     p.add_argument("--backend", choices=["numba", "numpy"], help="compiled kernels or their NumPy twins (default numba)")
     p.add_argument("--impl", choices=["fused", "jit", "batched", "per-sample-jit", "per-sample"], help=IMPL_HELP)
     p.add_argument("--dtype", choices=["float64", "float32"], help="parameter and data type (default: the preset's; float32 for the default)")
-    p.add_argument("--threads", type=int, help="BLAS and Numba threads (default: all cores when batch x largest layer >= 4M multiply-adds, else 1)")
+    p.add_argument("--threads", type=int, help="BLAS and Numba threads (default: all cores when batch x largest layer >= 2M multiply-adds, else 1)")
     p.add_argument("--json", metavar="PATH", help="write a run summary (configuration, per-epoch cost and accuracy, test accuracy, seconds)")
     p.add_argument("--save", metavar="PATH", help="write a checkpoint at the end of every epoch (atomically)")
     p.add_argument("--resume", metavar="PATH", help="continue a run from its checkpoint (same configuration; "

@@ -12,7 +12,18 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 import jitprop
 from jitprop import CrossEntropy, Linear, MeanSquareError, functional as F
 from jitprop.data import mnist as mnist_mod
-from jitprop.threads import limit_threads
+from jitprop.threads import MULTI_THREAD_MACS, default_threads, limit_threads
+
+
+def test_default_threads_goes_by_the_largest_product(monkeypatch):
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    seed = [784, 128, 32, 10]  # largest product 784 x 128
+    assert default_threads(12, seed) == 1
+    assert default_threads(32, seed) == 8
+    assert default_threads(1, [10, 2 * MULTI_THREAD_MACS, 1]) == 8
+    assert default_threads(MULTI_THREAD_MACS // 100 - 1, [10, 10]) == 1
+    monkeypatch.setattr(os, "cpu_count", lambda: None)
+    assert default_threads(600, seed) == 1
 
 
 @pytest.mark.parametrize("threads", [1, 2])
