@@ -2,8 +2,9 @@
 
 Each case is first checked against the reference (the ``batched`` NumPy
 implementation, or ``per-sample`` NumPy for batch size 1) on 240 samples
-(two minibatches when that is more),
-then warmed up so compile time is never timed, then timed on the full
+(two minibatches when that is more); that first run compiles or loads the
+kernels and its time is reported as the warm-up. A second, warm run on the
+same samples sets the number of rounds, then the case is timed on the full
 workload from the same initial weights and sample order.
 """
 import time
@@ -13,6 +14,7 @@ import pytest
 
 from jitprop.bench import flops as F
 from jitprop.bench import workloads as W
+from jitprop.bench.rounds import rounds_for
 from jitprop.threads import limit_threads
 
 CHECK_ROWS = 240
@@ -32,11 +34,16 @@ def _train(impl, arch, dtype, x, y, batch_size):
 
 
 def _validate(impl, arch, dtype, x, y, batch_size):
+    """Check ``impl`` against the reference on (x, y); returns the seconds
+    its run took (the first of the case: compiling or loading included)."""
     ref_impl = "per-sample" if batch_size == 1 else "batched"
     ref = _train(ref_impl, arch, dtype, x, y, batch_size)
+    t0 = time.perf_counter()
     got = _train(impl, arch, dtype, x, y, batch_size)
+    first = time.perf_counter() - t0
     np.testing.assert_allclose(got, ref, rtol=TOL[dtype], atol=TOL[dtype],
                                err_msg=f"{impl} does not train like the reference {ref_impl}")
+    return first
 
 
 def test_training_epoch(benchmark, workload, mnist_by_dtype, n_samples):
@@ -48,10 +55,10 @@ def test_training_epoch(benchmark, workload, mnist_by_dtype, n_samples):
             import torch
             torch.set_num_threads(threads)
         rows = max(CHECK_ROWS, 2 * batch_size)
-        _validate(impl, arch, dtype, x[:rows], y[:rows], batch_size)
+        warmup = _validate(impl, arch, dtype, x[:rows], y[:rows], batch_size)
         t0 = time.perf_counter()
-        _train(impl, arch, dtype, x[:rows], y[:rows], batch_size)  # warm-up: compile or load
-        warmup = time.perf_counter() - t0
+        _train(impl, arch, dtype, x[:rows], y[:rows], batch_size)  # warm: sets the rounds
+        rounds = rounds_for((time.perf_counter() - t0) * len(x) / rows)
 
         def setup():
             net, cost = W.make_net(arch, dtype)
@@ -65,7 +72,6 @@ def test_training_epoch(benchmark, workload, mnist_by_dtype, n_samples):
             fn = lambda model: W.run_torch(model, arch, x, y, order, batch_size, lr)
         else:
             fn = lambda net, cost: W.run_jitprop(impl, net, cost, x, y, batch_size, lr)
-        rounds = 1 if impl in ("per-sample", "batched") and batch_size < 64 else 3
         benchmark.group = f"{arch} {dtype} batch {batch_size}"
         benchmark.extra_info.update(
             kind="training", arch=arch, impl=impl, dtype=dtype, batch_size=batch_size, threads=threads,

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from jitprop.bench import flops, report, workloads
+from jitprop.bench.rounds import MAX_ROUNDS, MIN_ROUNDS, ONE_ROUND_SECONDS, rounds_for
 
 
 def test_training_flops_by_hand():
@@ -16,13 +17,14 @@ def test_training_flops_by_hand():
     assert flops.gemm_flops(10) == 2000
 
 
-def _bench(kind, median, **info):
-    return {"stats": {"median": median}, "extra_info": dict(kind=kind, **info)}
+def _bench(kind, best, **info):
+    # The report uses the fastest round; the median is there to show it is not used.
+    return {"stats": {"min": best, "median": 1.5 * best}, "extra_info": dict(kind=kind, **info)}
 
 
 def small_json():
-    def train(impl, batch, median):
-        return _bench("training", median, arch="seed", impl=impl, dtype="float32", batch_size=batch,
+    def train(impl, batch, best):
+        return _bench("training", best, arch="seed", impl=impl, dtype="float32", batch_size=batch,
                       threads=1, samples=1000, flops=2e9)
     return {"benchmarks": [
         _bench("gemm", 0.1, dtype="float32", n=2048, threads=2, flops=2e10),  # 200 GFLOP/s
@@ -83,3 +85,11 @@ def test_every_suite_implementation_trains_like_the_reference():
                 model = workloads.torch_model(net, arch)
                 workloads.run_torch(model, arch, x, y, workloads.epoch_order(48), batch, workloads.ARCHS[arch]["lr"])
                 np.testing.assert_allclose(workloads.torch_params(model), ref.params, rtol=1e-9, atol=1e-10)
+
+
+def test_rounds_fill_the_budget_within_bounds():
+    assert rounds_for(0.001) == MAX_ROUNDS        # fast epochs: as many rounds as allowed
+    assert rounds_for(1.0) == 3 == MIN_ROUNDS     # 3 s of timing
+    assert rounds_for(0.5) == 6
+    assert rounds_for(20.0) == MIN_ROUNDS         # a slow epoch still gets its three chances
+    assert rounds_for(ONE_ROUND_SECONDS + 1) == 1  # minutes per epoch: timed once
