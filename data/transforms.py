@@ -13,15 +13,43 @@ def shuffle(x, y, seed=None):
     return x[order], y[order]
 
 
+def _uint8_counts(x, chunk=1 << 18):
+    """How many elements of the uint8 array x hold each value 0..255. In
+    chunks: np.bincount converts its input to intp, which for all of MNIST
+    is a 376 MB temporary (0.8 s in a fresh process against 0.09 s)."""
+    flat = np.ascontiguousarray(x).ravel()
+    counts = np.zeros(256, np.int64)
+    for start in range(0, flat.size, chunk):
+        counts += np.bincount(flat[start:start + chunk], minlength=256)
+    return counts
+
+
 def standardize(x, mean=None, std=None, dtype=np.float64):
     """The seed's ``(x - mean) / std`` with one scalar mean and std (computed
     from ``x`` unless given, e.g. the training set's for the test set).
-    Returns ``(x_standardized, mean, std)``."""
+    Returns ``(x_standardized, mean, std)``.
+
+    uint8 images (MNIST) take a faster path with the same values: the mean
+    and standard deviation come from a 256-bin histogram, and each element
+    is looked up in a 256-entry table of ``(v - mean) / std`` computed in
+    float64 and cast once, which is exactly the element-wise result.
+    """
     x = np.asarray(x)
-    mean = float(x.mean()) if mean is None else float(mean)
-    std = float(x.std()) if std is None else float(std)
+    if x.dtype == np.uint8:
+        counts = _uint8_counts(x)
+        values = np.arange(256, dtype=np.float64)
+        # Integer sums are exact, so this mean is numpy's to the last bit; the
+        # variance sums 256 terms instead of x.size (no less accurate).
+        mean = float((counts * values).sum() / x.size) if mean is None else float(mean)
+        std = float(np.sqrt((counts * (values - mean) ** 2).sum() / x.size)) if std is None else float(std)
+    else:
+        mean = float(x.mean()) if mean is None else float(mean)
+        std = float(x.std()) if std is None else float(std)
     if not std > 0:
         raise ValueError(f"std: expected a positive standard deviation, got {std}")
+    if x.dtype == np.uint8:
+        table = ((np.arange(256, dtype=np.float64) - mean) / std).astype(dtype)
+        return table[x], mean, std
     return ((x - mean) / std).astype(dtype, copy=False), mean, std
 
 

@@ -137,6 +137,22 @@ def test_helpers(rng):
     assert len(a) == 7 and list(d) == [7, 8, 9]
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_standardize_uint8_path_matches_the_element_wise_formula(rng, dtype):
+    # The uint8 path (histogram statistics, 256-entry table) against the
+    # formula on the same integers as float64: same mean to the last bit,
+    # std within rounding, and every element equal once both use that std.
+    x = rng.integers(0, 256, (3000, 97)).astype(np.uint8)
+    x[:, :40] = 0  # MNIST-like: many zeros
+    z, mean, std = standardize(x, dtype=dtype)
+    xf = x.astype(np.float64)
+    assert z.dtype == dtype and z.shape == x.shape
+    assert mean == float(xf.mean())
+    assert std == pytest.approx(float(xf.std()), rel=1e-14)
+    np.testing.assert_array_equal(z, ((xf - mean) / std).astype(dtype))
+    np.testing.assert_array_equal(standardize(x, mean, std, dtype)[0], standardize(xf, mean, std, dtype)[0])
+
+
 def test_two_circles():
     x, y = two_circles(200, seed=1)
     r = np.hypot(x[:, 0], x[:, 1])
