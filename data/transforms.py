@@ -24,6 +24,16 @@ def _uint8_counts(x, chunk=1 << 18):
     return counts
 
 
+def _uint8_moments(x):
+    """numpy's ``x.mean()`` and ``x.std()`` of a uint8 array, from its histogram.
+    Integer sums are exact, so the mean is numpy's to the last bit; the
+    variance sums 256 terms instead of x.size (no less accurate)."""
+    counts = _uint8_counts(x)
+    values = np.arange(256, dtype=np.float64)
+    mean = float((counts * values).sum() / x.size)
+    return mean, float(np.sqrt((counts * (values - mean) ** 2).sum() / x.size))
+
+
 def standardize(x, mean=None, std=None, dtype=np.float64):
     """The seed's ``(x - mean) / std`` with one scalar mean and std (computed
     from ``x`` unless given, e.g. the training set's for the test set).
@@ -35,16 +45,11 @@ def standardize(x, mean=None, std=None, dtype=np.float64):
     float64 and cast once, which is exactly the element-wise result.
     """
     x = np.asarray(x)
-    if x.dtype == np.uint8:
-        counts = _uint8_counts(x)
-        values = np.arange(256, dtype=np.float64)
-        # Integer sums are exact, so this mean is numpy's to the last bit; the
-        # variance sums 256 terms instead of x.size (no less accurate).
-        mean = float((counts * values).sum() / x.size) if mean is None else float(mean)
-        std = float(np.sqrt((counts * (values - mean) ** 2).sum() / x.size)) if std is None else float(std)
-    else:
-        mean = float(x.mean()) if mean is None else float(mean)
-        std = float(x.std()) if std is None else float(std)
+    if mean is None or std is None:
+        x_mean, x_std = _uint8_moments(x) if x.dtype == np.uint8 else (float(x.mean()), float(x.std()))
+        mean = x_mean if mean is None else mean
+        std = x_std if std is None else std
+    mean, std = float(mean), float(std)
     if not std > 0:
         raise ValueError(f"std: expected a positive standard deviation, got {std}")
     if x.dtype == np.uint8:
