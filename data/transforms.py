@@ -2,7 +2,7 @@
 and a validation split taken from the training set."""
 import numpy as np
 
-from jitprop.model.checks import check_labels, check_positive_int
+from jitprop.checks import check_labels, check_positive_int
 
 
 def shuffle(x, y, seed=None):

@@ -214,7 +214,7 @@ def cmd_train(args):
                    "test_accuracy": test_acc, "compile_seconds": history.compile_seconds,
                    "train_seconds": history.train_seconds, "total_seconds": total,
                    "versions": _versions()}
-        from jitprop.data.cache import atomic_write
+        from jitprop.files import atomic_write
         with atomic_write(args.json, "w") as f:
             json.dump(summary, f, indent=2)
     if args.save:

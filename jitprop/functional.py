@@ -8,7 +8,7 @@ functions and the model layer agree by construction.
 import numpy as np
 
 import jitprop.kernels.reference as ref
-from jitprop.model.checks import check_array, check_scalar
+from jitprop.checks import check_array, check_scalar
 
 
 def _float(name, x, ndim=None):

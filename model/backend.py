@@ -1,5 +1,5 @@
 """The one place the model layer chooses between compiled kernels and twins."""
-from jitprop.model.checks import check_backend
+from jitprop.checks import check_backend
 
 DEFAULT_BACKEND = "numba"
 

@@ -1,7 +1,7 @@
 """Build the MLPs the command line and the benchmarks train."""
 import numpy as np
 
-from jitprop.model.checks import check_positive_int
+from jitprop.checks import check_positive_int
 from jitprop.model.layers import Linear, ReLU, Sigmoid, SoftMax
 from jitprop.model.network import Network
 

@@ -51,7 +51,7 @@ def is_checkpoint(path):
 
 def save_checkpoint(path, net, **state):
     """Write ``net`` and ``state`` (JSON-serialisable) to ``path`` atomically."""
-    from jitprop.data.cache import atomic_write
+    from jitprop.files import atomic_write
     path = Path(path)
     if path.exists() and not is_checkpoint(path):
         raise CheckpointError(f"{path}: exists and is not a jitprop checkpoint; refusing to overwrite it")

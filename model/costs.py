@@ -5,7 +5,7 @@ convention), costs are batch means."""
 import numpy as np
 
 from jitprop.model.backend import DEFAULT_BACKEND, ops
-from jitprop.model.checks import check_array, check_backend, check_dtype, check_same_shape
+from jitprop.checks import check_array, check_backend, check_dtype, check_same_shape
 
 
 class Cost:

@@ -9,7 +9,7 @@ is done by ``backend.ops(backend)``, so both backends run the same code here.
 import numpy as np
 
 from jitprop.model.backend import DEFAULT_BACKEND, ops
-from jitprop.model.checks import (
+from jitprop.checks import (
     check_array, check_backend, check_dtype, check_positive_int, check_scalar,
 )
 

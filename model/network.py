@@ -11,7 +11,7 @@ import numpy as np
 
 from jitprop.kernels.layout import ACT_IDENTITY, ACT_RELU, ACT_SIGMOID
 from jitprop.model.backend import ops
-from jitprop.model.checks import check_array, check_backend, check_scalar
+from jitprop.checks import check_array, check_backend, check_scalar
 from jitprop.model.layers import Dropout, Layer, Linear, ReLU, Sigmoid, SoftMax
 
 _FUSED = {Sigmoid: "sigmoid", ReLU: "relu"}

@@ -1,7 +1,7 @@
 """SGD with weight decay, and Assignment 1's L2 term."""
 import numpy as np
 
-from jitprop.model.checks import check_scalar
+from jitprop.checks import check_scalar
 
 
 def l2_term(weight_decay, weights):

@@ -20,7 +20,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from jitprop.kernels.layout import LOSS_MSE, LOSS_SOFTMAX_CE
-from jitprop.model.checks import (
+from jitprop.checks import (
     check_array, check_labels, check_positive_int, check_scalar,
 )
 from jitprop.model.costs import Cost, CrossEntropy, MeanSquareError
