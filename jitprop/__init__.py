@@ -3,12 +3,17 @@ kernels each checked against a pure-NumPy twin.
 
     import jitprop
     net = jitprop.mlp([784, 128, 10], activation="relu", output="softmax")
-    history = jitprop.train(net, jitprop.CrossEntropy(), x, labels, epochs=5)
+    history = jitprop.train(net, jitprop.CrossEntropy(), x, labels, epochs=5,
+                            optimizer=jitprop.Adam(lr=1e-3))
 """
-from jitprop.model import (
-    IMPLS, SGD, CheckpointError, Cost, CrossEntropy, Dropout, Hinge, History, Layer, Linear,
-    MeanSquareError, Network, ReLU, Sigmoid, SoftMax, TrainingDiverged, accuracy,
-    l2_term, load, mlp, parse_layers, read_checkpoint, save_checkpoint, train,
-)
+from importlib.metadata import PackageNotFoundError, version as _version
 
-__version__ = "0.1.0"
+from jitprop.model import *  # noqa: F401,F403  (the public API is model.__all__)
+from jitprop.model import __all__ as _model_all
+
+try:
+    __version__ = _version("jitprop")
+except PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0+unknown"
+
+__all__ = [*_model_all, "__version__"]

@@ -8,6 +8,7 @@ functions and the model layer agree by construction.
 import numpy as np
 
 import jitprop.kernels.reference as ref
+from jitprop.kernels.activations import IDENTITY, RELU
 from jitprop.checks import check_array, check_scalar
 
 
@@ -43,7 +44,7 @@ def dense_forward(x_input, W, b):
     """x_input (n_objects, n_in) @ W (n_in, n_out) + b (n_out,)."""
     x_input, W, b, _ = _dense_args(x_input, W, b)
     out = np.empty((x_input.shape[0], W.shape[1]), x_input.dtype)
-    ref.linear_forward(out, x_input, np.ascontiguousarray(W.T), b[None, :])
+    ref.linear_forward(out, x_input, np.ascontiguousarray(W.T), b[None, :], IDENTITY)
     return out
 
 
@@ -69,7 +70,7 @@ def relu_forward(x_input):
     """max(x_input, 0)."""
     x = _float("x_input", x_input)
     out = np.empty_like(x)
-    ref.relu_forward(out, x)
+    ref.activation_forward(out, x, RELU)
     return out
 
 

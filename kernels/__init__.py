@@ -1,23 +1,20 @@
-"""Compiled kernels (Numba). The NumPy twins are in ``jitprop.kernels.reference``
-under the same names, listed in the same order."""
-from jitprop.kernels.activations import (
-    relu_backward, relu_forward, sigmoid_backward, sigmoid_forward,
-    softmax_backward, softmax_forward,
-)
-from jitprop.kernels.costs import cross_entropy, hinge, mse, softmax_cross_entropy
-from jitprop.kernels.linear import (
-    linear_backward, linear_forward, linear_relu_backward, linear_relu_forward,
-    linear_sigmoid_backward, linear_sigmoid_forward,
-)
-from jitprop.kernels.network import network_forward, train_epoch, train_epoch_per_sample
-from jitprop.kernels.sgd import sgd_update
+"""Compiled kernels (Numba), each checked against its NumPy twin in
+``jitprop.kernels.reference`` (same names, same order).
 
-KERNEL_NAMES = (
-    "linear_forward", "linear_sigmoid_forward", "linear_relu_forward",
-    "linear_backward", "linear_sigmoid_backward", "linear_relu_backward",
-    "sigmoid_forward", "sigmoid_backward", "relu_forward", "relu_backward",
-    "softmax_forward", "softmax_backward",
-    "softmax_cross_entropy", "mse", "cross_entropy", "hinge",
-    "sgd_update",
-    "train_epoch", "train_epoch_per_sample", "network_forward",
-)
+The names here are checked wrappers: a wrong shape, dtype or layout is a
+clear error naming the argument. The compiled functions themselves are in
+``jitprop.kernels.registry.compiled`` (for callers that have checked their
+inputs already) and each kernel's test recipe in ``registry.KERNELS``.
+"""
+from jitprop.kernels import activations, epoch, linear, losses, optimizers  # noqa: F401  (registers, in order)
+from jitprop.kernels.activations import ACTIVATIONS
+from jitprop.kernels.losses import LOSSES
+from jitprop.kernels.optimizers import OPTIMIZERS
+from jitprop.kernels.registry import KERNELS, checked
+
+KERNEL_NAMES = tuple(r.name for r in KERNELS)
+for _r in KERNELS:
+    globals()[_r.name] = checked(_r)
+del _r
+
+__all__ = ["ACTIVATIONS", "LOSSES", "OPTIMIZERS", "KERNELS", "KERNEL_NAMES", *KERNEL_NAMES]

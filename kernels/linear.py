@@ -1,22 +1,24 @@
-"""Compiled linear-layer kernels: fused forward and batched backward.
+"""The linear layer, with its activation fused: forward and backward.
 
 Same names, signatures and order as the twins in ``reference.py``. Shapes:
 x (B, n_in), w (n_out, n_in), b (1, n_out), out/a/dz/d_out (B, n_out),
-d_in (B, n_in); one float dtype throughout, C-contiguous (the model layer
-enforces both before it calls here).
+d_in (B, n_in); one float dtype throughout, C-contiguous. ``act`` is a code
+from ``activations.ACTIVATIONS``: the bias and the activation are applied in
+one pass after the product, and the activation's gradient in one pass before
+the backward products.
 """
 import numpy as np
 
+from jitprop.kernels.activations import ACTIVATIONS, activation_gradient, bias_activation, reference_output
 from jitprop.kernels.config import jit
-from jitprop.kernels.fastexp import exp_nonpositive
-from jitprop.kernels.layout import ACT_IDENTITY, ACT_RELU, ACT_SIGMOID
+from jitprop.kernels.registry import kernel
 
 # Hand loops against BLAS (np.dot), measured per shape at batch 1..32 with one
 # thread (seed and default layer shapes 784x128, 128x32, 32x10, 784x512,
 # 512x10): loops win at or below these many rows, BLAS above. The backward
 # weight product also needs a temporary plus an add with BLAS, so loops win
 # it longer, and always when the layer has few outputs. The ratios are in the
-# closing note of issue 3 (measured with a one-off script; bench/test_kernels.py
+# closing note of issue 3 (measured with a one-off script; `jitprop bench`
 # times the kernels themselves at these shapes).
 LOOP_ROWS_F32 = 8
 LOOP_ROWS_F64 = 4
@@ -26,28 +28,12 @@ FEW_OUTPUTS = 16
 
 
 @jit
-def _sigmoid_scalar(z, one):
-    # exp(-|z|) never overflows; the numerator choice avoids 1 - (1 - tiny).
-    # A select, not a branch, so loops over it vectorise.
-    e = exp_nonpositive(-abs(z))
-    return (one if z >= 0 else e) / (one + e)
-
-
-@jit
-def _copy_row(dst, src):
-    # An explicit loop: Numba's slice assignment copied the rows of a
-    # minibatch at half this speed (600 x 784 float32: 450 vs 230 us).
-    for i in range(src.shape[0]):
-        dst[i] = src[i]
-
-
-@jit
 def _loop_rows(x):
     return LOOP_ROWS_F32 if x.itemsize == 4 else LOOP_ROWS_F64
 
 
 @jit
-def _matmul_nt(out, x, w):
+def matmul_nt(out, x, w):
     """out (B, n_out) = x (B, n_in) @ w.T."""
     if x.shape[0] <= _loop_rows(x):
         for r in range(x.shape[0]):
@@ -95,50 +81,9 @@ def _accumulate_matmul_tn(dw, dz, x, overwrite):
 
 
 @jit
-def _bias_act(out, b, act):
-    """out = act(out + b) in place, one pass over out (a plain loop per
-    activation over 1-d rows, which LLVM vectorises)."""
-    one = out.dtype.type(1)
-    zero = out.dtype.type(0)
-    bias = b[0]
-    for r in range(out.shape[0]):
-        row = out[r]
-        if act == ACT_SIGMOID:
-            for o in range(row.shape[0]):
-                row[o] = _sigmoid_scalar(row[o] + bias[o], one)
-        elif act == ACT_RELU:
-            for o in range(row.shape[0]):
-                z = row[o] + bias[o]
-                row[o] = z if z > zero else zero
-        else:
-            for o in range(row.shape[0]):
-                row[o] += bias[o]
-
-
-@jit
-def _act_grad(dz, d_out, a, act):
-    """dz = d_out * act'(z), written through the stored output a (dz may be
-    d_out). The loops update dz in place over 1-d rows, one per activation:
-    with three arrays of which two are the same buffer, LLVM's overlap check
-    fails and it falls back to a scalar loop whose ReLU select becomes an
-    unpredictable branch (measured 64 x 512 float32: 38 us against 4.5)."""
-    if dz.ctypes.data != d_out.ctypes.data:
-        for r in range(dz.shape[0]):
-            _copy_row(dz[r], d_out[r])
-    one = a.dtype.type(1)
-    zero = a.dtype.type(0)
-    for r in range(a.shape[0]):
-        dz_r, a_r = dz[r], a[r]
-        if act == ACT_SIGMOID:
-            for o in range(a_r.shape[0]):
-                dz_r[o] = dz_r[o] * (a_r[o] * (one - a_r[o]))
-        elif act == ACT_RELU:
-            for o in range(a_r.shape[0]):
-                dz_r[o] = dz_r[o] if a_r[o] > zero else zero
-
-
-@jit
-def _bias_grad_and_d_in(d_in, dw, db, dz, x, w, need_d_in, overwrite=False):
+def linear_gradients(d_in, dw, db, dz, x, w, need_d_in, overwrite=False):
+    """The products of the backward pass for dz = dL/dz (B, n_out):
+    dw += dz.T @ x, db += sum(dz, 0), d_in = dz @ w if ``need_d_in``."""
     _accumulate_matmul_tn(dw, dz, x, overwrite)
     for r in range(dz.shape[0]):
         for o in range(dz.shape[1]):
@@ -147,42 +92,61 @@ def _bias_grad_and_d_in(d_in, dw, db, dz, x, w, need_d_in, overwrite=False):
         _matmul_nn(d_in, dz, w)
 
 
-@jit
-def linear_forward(out, x, w, b):
-    """out (B, n_out) = x (B, n_in) @ w.T + b; overwrites ``out``."""
-    _matmul_nt(out, x, w)
-    _bias_act(out, b, ACT_IDENTITY)
+# -------------------------------------------------- test recipes and kernels
+
+def _normal(rng, shape, dt, s=1.0):
+    return (rng.standard_normal(shape) * s).astype(dt)
 
 
-@jit
-def linear_sigmoid_forward(out, x, w, b):
-    """out (B, n_out) = sigmoid(x @ w.T + b); bias and sigmoid in one pass."""
-    _matmul_nt(out, x, w)
-    _bias_act(out, b, ACT_SIGMOID)
+def _layer(rng, b, n_in, n_out, dt, scale):
+    """x, w, b for a layer; with ``scale`` != 1, extreme pre-activations made
+    from small integers, so x @ w.T + b is exact in any summation order and
+    only the activation itself is compared."""
+    if scale == 1.0:
+        return (_normal(rng, (b, n_in), dt), _normal(rng, (n_out, n_in), dt, 1 / np.sqrt(n_in)),
+                _normal(rng, (1, n_out), dt))
+    x = rng.integers(-3, 4, (b, n_in)).astype(dt)
+    w = (rng.integers(-3, 4, (n_out, n_in)) * max(1, int(scale) // n_in)).astype(dt)
+    bias = (rng.integers(-3, 4, (1, n_out)) * scale).astype(dt)
+    return x, w, bias
 
 
-@jit
-def linear_relu_forward(out, x, w, b):
-    """out (B, n_out) = max(x @ w.T + b, 0); bias and relu in one pass."""
-    _matmul_nt(out, x, w)
-    _bias_act(out, b, ACT_RELU)
+def _forward_inputs(rng, b, n_in, n_out, dt, variant, scale=1.0):
+    x, w, bias = _layer(rng, b, n_in, n_out, dt, scale)
+    return (np.empty((b, n_out), dt), x, w, bias, ACTIVATIONS[variant])
 
 
-@jit
-def linear_backward(d_in, dw, db, d_out, x, w, need_d_in):
-    """dw += d_out.T @ x; db += sum(d_out, 0); d_in = d_out @ w if need_d_in."""
-    _bias_grad_and_d_in(d_in, dw, db, d_out, x, w, need_d_in)
+def _backward_inputs(rng, b, n_in, n_out, dt, variant, scale=1.0):
+    x, w, _ = _layer(rng, b, n_in, n_out, dt, 1.0)
+    act = ACTIVATIONS[variant]
+    a = reference_output(rng.standard_normal((b, n_out)), act).astype(dt)
+    return (np.empty((b, n_in), dt), _normal(rng, (n_out, n_in), dt), _normal(rng, (1, n_out), dt),
+            np.empty((b, n_out), dt), _normal(rng, (b, n_out), dt), a, x, w, act, True)
 
 
-@jit
-def linear_sigmoid_backward(d_in, dw, db, dz, d_out, a, x, w, need_d_in):
-    """dz = d_out * a * (1 - a) (dz may be d_out), then as ``linear_backward``."""
-    _act_grad(dz, d_out, a, ACT_SIGMOID)
-    _bias_grad_and_d_in(d_in, dw, db, dz, x, w, need_d_in)
+BENCH_SHAPES = ((12, 784, 128), (12, 128, 32), (12, 32, 10), (1, 784, 128), (64, 784, 512), (64, 512, 10))
 
 
-@jit
-def linear_relu_backward(d_in, dw, db, dz, d_out, a, x, w, need_d_in):
-    """dz = d_out * (a > 0) (dz may be d_out), then as ``linear_backward``."""
-    _act_grad(dz, d_out, a, ACT_RELU)
-    _bias_grad_and_d_in(d_in, dw, db, dz, x, w, need_d_in)
+@kernel(arrays={"out": "B O", "x": "B I", "w": "O I", "b": "1 O"}, writes=("out",),
+        codes={"act": ACTIVATIONS}, inputs=_forward_inputs, variants=tuple(ACTIVATIONS), extreme=True,
+        bench_shapes=BENCH_SHAPES)
+def linear_forward(out, x, w, b, act):
+    """out (B, O) = act(x (B, I) @ w.T + b); overwrites ``out``. The bias and
+    the activation are one pass over ``out`` after the product."""
+    matmul_nt(out, x, w)
+    bias_activation(out, b, act)
+
+
+@kernel(arrays={"d_in": "B I", "dw": "O I", "db": "1 O", "dz": "B O", "d_out": "B O", "a": "B O",
+                "x": "B I", "w": "O I"}, writes=("d_in", "dw", "db", "dz"), codes={"act": ACTIVATIONS},
+        inputs=_backward_inputs, variants=tuple(ACTIVATIONS), bench_shapes=BENCH_SHAPES)
+def linear_backward(d_in, dw, db, dz, d_out, a, x, w, act, need_d_in):
+    """Backward of ``a = act(x @ w.T + b)`` given d_out = dL/da (B, O).
+
+    Overwrites ``dz`` (may be ``d_out`` itself) with ``d_out * act'(z)``
+    (written through the stored output ``a``; unused for identity), then
+    accumulates ``dw += dz.T @ x`` and ``db += sum(dz, 0)`` and overwrites
+    ``d_in`` with ``dz @ w`` when ``need_d_in`` (a first layer skips it).
+    """
+    activation_gradient(dz, d_out, a, act)
+    linear_gradients(d_in, dw, db, dz, x, w, need_d_in)

@@ -5,11 +5,13 @@ DEFAULT_BACKEND = "numba"
 
 
 def ops(backend):
-    """The kernel module for ``backend``: ``jitprop.kernels`` (compiled) or
-    ``jitprop.kernels.reference`` (NumPy twins); both have the same names."""
+    """The kernels for ``backend``: the compiled ones (``"numba"``; unchecked,
+    the model layer checks its inputs itself) or their NumPy twins
+    (``"numpy"``); both have the same names and signatures."""
     check_backend(backend)
     if backend == "numba":
-        import jitprop.kernels as kernels
-        return kernels
+        from jitprop.kernels.registry import compiled
+        import jitprop.kernels  # noqa: F401  (registers every kernel)
+        return compiled
     import jitprop.kernels.reference as reference
     return reference

@@ -11,7 +11,10 @@ import pytest
 
 import jitprop
 from jitprop import CheckpointError, CrossEntropy
+from jitprop.config import RunConfig
 from jitprop.model.checkpoint import read_checkpoint, save_checkpoint
+from jitprop.model.optim import make_optimizer
+from jitprop.session import Run
 
 
 def small_problem(n=200, seed=0):
@@ -32,8 +35,8 @@ def test_save_and_load_roundtrip(tmp_path):
     assert repr(loaded) == repr(net)
     x, _ = small_problem()
     np.testing.assert_array_equal(loaded.predict(x), net.predict(x))
-    header, _ = read_checkpoint(path)
-    assert header["epoch"] == 2 and header["note"] == "hello"
+    header, _, state = read_checkpoint(path)
+    assert header["epoch"] == 2 and header["note"] == "hello" and state is None
 
 
 def test_truncated_foreign_and_missing_files_are_clear_errors(tmp_path):
@@ -61,25 +64,65 @@ def test_never_overwrites_a_file_that_is_not_a_checkpoint(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["precious.npz"]  # no temporary left behind
 
 
+def test_refuses_to_overwrite_another_runs_checkpoint_unless_asked(tmp_path):
+    path = save_checkpoint(tmp_path / "c.npz", fresh_net(), run_id="a", epoch=1)
+    save_checkpoint(path, fresh_net(), run_id="a", epoch=2)  # the same run continues
+    with pytest.raises(CheckpointError, match=r"holds another run \(network 20-16-5, epoch 2\)"):
+        save_checkpoint(path, fresh_net(), run_id="b", epoch=1)
+    save_checkpoint(path, fresh_net(), run_id="b", epoch=1, overwrite=True)
+    assert read_checkpoint(path)[0]["run_id"] == "b"
+
+
+OPTIMIZERS = {
+    "sgd": lambda: jitprop.SGD(0.01, weight_decay=1e-4),
+    "momentum": lambda: jitprop.SGD(0.01, momentum=0.9, nesterov=True),
+    "adam": lambda: jitprop.Adam(0.003, weight_decay=1e-3, decoupled=True),
+}
+
+
+@pytest.mark.parametrize("opt", list(OPTIMIZERS))
 @pytest.mark.parametrize("impl", ["fused", "jit", "per-sample-jit"])
-def test_resume_reaches_the_same_bits_as_an_uninterrupted_run(impl, tmp_path):
+def test_resume_reaches_the_same_bits_as_an_uninterrupted_run(impl, opt, tmp_path):
     x, y = small_problem()
     bs = 1 if impl == "per-sample-jit" else 16
-    kw = dict(batch_size=bs, learning_rate=0.01, lr_decay=0.9, seed=4, impl=impl, progress=False)
+    schedule = jitprop.Cosine(min_lr=1e-4, warmup=0.5)
+    kw = dict(batch_size=bs, seed=4, impl=impl, progress=False, schedule=schedule)
     whole = fresh_net()
-    jitprop.train(whole, CrossEntropy(), x, y, epochs=4, **kw)
+    jitprop.train(whole, CrossEntropy(), x, y, epochs=4, optimizer=OPTIMIZERS[opt](), **kw)
 
+    # Stop after epoch 2 of 4 (the cosine schedule depends on the total), save, resume.
     saved = {}
-    first = fresh_net()
-    jitprop.train(first, CrossEntropy(), x, y, epochs=2,
-                  on_epoch=lambda r, s: saved.update(epoch=r["epoch"], **s), **kw)
-    path = save_checkpoint(tmp_path / "c.npz", first, **saved)
-    header, _ = read_checkpoint(path)
-    resumed = jitprop.load(path)
-    kw["learning_rate"] = header["next_learning_rate"]
-    jitprop.train(resumed, CrossEntropy(), x, y, epochs=4, start_epoch=header["epoch"] + 1,
+    first, optimizer = fresh_net(), OPTIMIZERS[opt]()
+
+    class Stop(Exception):
+        pass
+
+    def stop_after_two(record, state):
+        if state["epoch"] == 2:
+            saved.update(epoch=2, rng_state=state["rng_state"])
+            save_checkpoint(tmp_path / "c.npz", first, optimizer=optimizer, **saved)
+            raise Stop
+    with pytest.raises(Stop):
+        jitprop.train(first, CrossEntropy(), x, y, epochs=4, optimizer=optimizer, on_epoch=stop_after_two, **kw)
+    header, params, state = read_checkpoint(tmp_path / "c.npz")
+    resumed = jitprop.load(tmp_path / "c.npz")
+    restored = make_optimizer(header["optimizer"]["config"])
+    restored.load_state_dict({"t": header["optimizer"]["t"], "state": state})
+    jitprop.train(resumed, CrossEntropy(), x, y, epochs=4, optimizer=restored, start_epoch=header["epoch"] + 1,
                   rng_state=header["rng_state"], **kw)
     assert resumed.params.tobytes() == whole.params.tobytes()
+
+
+def test_session_resume_from_python_matches_an_uninterrupted_run(mnist, tmp_path):
+    cfg = RunConfig.from_preset("default", layers="784,16,10", val_size=55000, epochs=3, batch_size=50,
+                                optimizer="adam", lr=0.002, schedule="step", step_size=1, lr_decay=0.5)
+    whole = Run(cfg, save=tmp_path / "whole.npz", progress=False).train()
+    part = Run(cfg.replace(epochs=2), save=tmp_path / "part.npz", progress=False).train()
+    assert part.saved_epoch is None and not part.interrupted
+    done = Run.resume(tmp_path / "part.npz", epochs=3, progress=False).train()
+    assert done.net.params.tobytes() == whole.net.params.tobytes()
+    assert read_checkpoint(tmp_path / "part.npz")[0]["epoch"] == 3  # resumed runs keep saving to their file
+    assert [e["cost"] for e in done.history] == [e["cost"] for e in whole.history]
 
 
 def _train_cmd(*extra):
@@ -104,14 +147,14 @@ def test_ctrl_c_saves_the_last_epoch_and_resume_matches(mnist, tmp_path):
     if proc.returncode == 0:
         pytest.fail("the run finished before it could be interrupted; make it longer")
     assert proc.returncode == 130, err
-    assert "interrupted; epoch" in err and str(ckpt) in err and "--resume" in err
     stopped_at = read_checkpoint(ckpt)[0]["epoch"]
+    assert f"interrupted; {ckpt} holds epoch {stopped_at}." in err and "--resume" in err  # what is on disk
     assert 1 <= stopped_at < int(epochs)
 
-    done = subprocess.run([sys.executable, "-m", "jitprop", "train", "--resume", str(ckpt), "--save", str(ckpt),
-                           "--quiet"], capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-m", "jitprop", "train", "--resume", str(ckpt), "--quiet"],
+                          capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    (h1, p1), (h2, p2) = read_checkpoint(ckpt), read_checkpoint(ref)
+    (h1, p1, _), (h2, p2, _) = read_checkpoint(ckpt), read_checkpoint(ref)
     assert h1["epoch"] == h2["epoch"] == int(epochs)
     assert p1.tobytes() == p2.tobytes()
     assert [e["cost"] for e in h1["history"]] == [e["cost"] for e in h2["history"]]
@@ -127,7 +170,7 @@ def test_divergence_keeps_the_last_good_checkpoint(mnist, tmp_path):
     assert done.returncode != 0
     assert "diverged" in done.stderr and "epoch 2" in done.stderr and "lower learning rate" in done.stderr
     assert f"The checkpoint {ckpt} holds epoch 1" in done.stderr
-    header, params = read_checkpoint(ckpt)
+    header, params, _ = read_checkpoint(ckpt)
     assert header["epoch"] == 1 and np.isfinite(params).all()
 
 
@@ -135,12 +178,28 @@ def test_resume_refuses_config_flags_and_bad_files(mnist, tmp_path):
     bad = tmp_path / "bad.npz"
     bad.write_bytes(b"junk")
     done = subprocess.run([sys.executable, "-m", "jitprop", "train", "--resume", str(bad)], capture_output=True, text=True)
-    assert done.returncode != 0 and "--resume" in done.stderr and "not a readable jitprop checkpoint" in done.stderr
+    assert done.returncode == 2 and "--resume" in done.stderr and "not a readable jitprop checkpoint" in done.stderr
     assert bad.read_bytes() == b"junk"
     done = subprocess.run([sys.executable, "-m", "jitprop", "train", "--resume", str(bad), "--lr", "0.1"],
                           capture_output=True, text=True)
-    assert "drop --lr" in done.stderr
+    assert done.returncode == 2 and "drop --lr" in done.stderr
     mine = tmp_path / "mine.txt"
     mine.write_text("keep me")
     done = subprocess.run(_train_cmd("--epochs", "1", "--save", str(mine)), capture_output=True, text=True)
-    assert done.returncode != 0 and "refusing to overwrite" in done.stderr and mine.read_text() == "keep me"
+    assert done.returncode == 2 and "refusing to overwrite" in done.stderr and mine.read_text() == "keep me"
+
+
+def test_a_checkpoint_from_save_checkpoint_says_what_it_lacks(mnist, tmp_path):
+    net = jitprop.mlp([784, 10], "sigmoid", "softmax", 0.01, seed=0, dtype=np.float32)
+    bare = save_checkpoint(tmp_path / "bare.npz", net)
+    for cmd in (["predict", str(bare)], ["inspect", str(bare), "--predictions", str(tmp_path / "p.png")]):
+        done = subprocess.run([sys.executable, "-m", "jitprop", *cmd], capture_output=True, text=True)
+        assert done.returncode == 1 and "no input statistics" in done.stderr and "Traceback" not in done.stderr
+    done = subprocess.run([sys.executable, "-m", "jitprop", "train", "--resume", str(bare)], capture_output=True,
+                          text=True)
+    assert done.returncode == 2 and "has no config, epoch, rng_state, optimizer" in done.stderr
+    from jitprop.data import mnist_arrays
+    d = mnist_arrays(np.float32, 0)
+    full = save_checkpoint(tmp_path / "full.npz", net, data=dict(mean=d["mean"], std=d["std"]))
+    done = subprocess.run([sys.executable, "-m", "jitprop", "predict", str(full)], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.startswith("test accuracy: ")

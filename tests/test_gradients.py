@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import jitprop
-from jitprop import CrossEntropy, Hinge, Linear, MeanSquareError, Network, ReLU, Sigmoid, SoftMax
+from jitprop import CrossEntropy, Hinge, LeakyReLU, Linear, MeanSquareError, Network, ReLU, Sigmoid, SoftMax, Tanh
 
 from conftest import BACKENDS, numeric_grad
 
@@ -23,16 +23,20 @@ def layer_cases(rng, backend):
         SoftMax(backend=backend),
         Network([Linear(5, 4, 0.5, backend=backend, rng=rng), Sigmoid(), Linear(4, 3, 0.5, rng=rng), ReLU(),
                  Linear(3, 3, 0.5, rng=rng), SoftMax()], backend=backend),
+        Tanh(backend=backend),
+        LeakyReLU(backend=backend),
+        Network([Linear(5, 4, 0.5, backend=backend, rng=rng), Tanh(), Linear(4, 3, 0.5, rng=rng), LeakyReLU(),
+                 Linear(3, 3, 0.5, rng=rng)], backend=backend),
     ]
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-@pytest.mark.parametrize("case", range(5))
+@pytest.mark.parametrize("case", range(8))
 def test_layer_input_and_parameter_gradients(backend, case, rng):
     layer = layer_cases(rng, backend)[case]
     n_in = layer.n_in or 5
     x = rng.standard_normal((4, n_in))
-    if isinstance(layer, ReLU):
+    if isinstance(layer, (ReLU, LeakyReLU)):
         x[np.abs(x) < 0.05] = 0.3  # keep away from the kink
     v = rng.standard_normal(layer.forward(x).shape)  # loss = sum(v * layer(x))
     loss = lambda: float((v * layer.forward(x)).sum())

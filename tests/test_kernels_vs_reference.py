@@ -1,54 +1,161 @@
-"""Every compiled kernel against its NumPy twin (tolerances and their reasons
-are in jitprop/verify.py), plus property tests for shapes and extreme values."""
+"""Every compiled kernel against its NumPy twin over its registry recipe
+(tolerances and their reasons are in jitprop/verify.py), every backward
+kernel against finite differences, plus property tests for shapes and
+extreme values."""
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
 import jitprop.kernels as K
 import jitprop.kernels.reference as R
-from jitprop.verify import TOL, compare, make_inputs, run_all
+from jitprop.kernels.activations import ACTIVATIONS, reference_output
+from jitprop.kernels.optimizers import ADAM, MOMENTUM, SGD, hyper_vector
+from jitprop.kernels.registry import KERNELS
+from jitprop.verify import compare, jobs, row_name, run_all, tolerance
 
-from conftest import DTYPES
-
+from conftest import DTYPES, numeric_grad
 
 @pytest.mark.parametrize("name", K.KERNEL_NAMES)
 def test_kernel_matches_twin_over_shapes(name):
     rows = run_all(seed=7, names=[name])
+    assert len(rows) == 2 * len(KERNELS[list(K.KERNEL_NAMES).index(name)].variants)
     for row in rows:
         assert row["passed"], row
         assert row["shapes"] >= 49
 
 
-def test_a_wrong_kernel_would_fail_verification(monkeypatch):
-    # The comparison must be able to fail: perturb the compiled output.
-    real = K.linear_forward
+def test_every_activation_and_optimizer_has_verify_rows():
+    names = {row_name(r, v) for r, v, _ in jobs()}
+    for act in ACTIVATIONS:
+        assert f"linear_forward[{act}]" in names and f"linear_backward[{act}]" in names
+    for opt in ("sgd", "momentum", "adam"):
+        assert f"optimizer_step[{opt}]" in names and f"train_epoch[{opt}]" in names
+        assert f"train_epoch_per_sample[{opt}]" in names
 
-    def off_by_a_little(out, x, w, b):
-        real(out, x, w, b)
+
+def test_a_wrong_kernel_would_fail_verification():
+    # The comparison must be able to fail: perturb the compiled output.
+    real = K.linear_forward.compiled
+
+    def off_by_a_little(out, x, w, b, act):
+        real(out, x, w, b, act)
         out += 1e-9
-    monkeypatch.setattr(K, "linear_forward", off_by_a_little)
-    rows = run_all(seed=1, quick=True, names=["linear_forward"])
-    assert not rows[0]["passed"]
+    args = KERNELS[[r.name for r in KERNELS].index("linear_forward")].inputs(np.random.default_rng(1), 3, 7, 3,
+                                                                               np.float64, "sigmoid")
+    _, rel = compare("linear_forward", args, np.float64, kernel=off_by_a_little)
+    assert rel > 1e-12
+
+
+@pytest.mark.parametrize("act", list(ACTIVATIONS))
+@pytest.mark.parametrize("M", [K, R], ids=["numba", "numpy"])
+def test_linear_backward_by_finite_differences(M, act, rng):
+    # loss = sum(v * linear_forward(x, w, b)); float64 central differences
+    # (error ~1e-10), so rtol 1e-6 catches any wrong term.
+    code = ACTIVATIONS[act]
+    x, w, b = rng.standard_normal((4, 5)), rng.standard_normal((3, 5)) * 0.5, rng.standard_normal((1, 3))
+    v = rng.standard_normal((4, 3))
+
+    def loss():
+        out = np.empty((4, 3))
+        M.linear_forward(out, x, w, b, code)
+        return float((v * out).sum())
+    z = x @ w.T + b
+    if act in ("relu", "leaky-relu"):
+        assert np.abs(z).min() > 1e-3  # away from the kink for this seed
+    a = np.empty((4, 3))
+    M.linear_forward(a, x, w, b, code)
+    d_in, dw, db = np.empty((4, 5)), np.zeros((3, 5)), np.zeros((1, 3))
+    M.linear_backward(d_in, dw, db, np.empty((4, 3)), v, a, x, w, code, True)
+    for analytic, wrt in ((d_in, x), (dw, w), (db, b)):
+        np.testing.assert_allclose(analytic, numeric_grad(loss, wrt), rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("act", list(ACTIVATIONS))
+@pytest.mark.parametrize("M", [K, R], ids=["numba", "numpy"])
+def test_activation_backward_by_finite_differences(M, act, rng):
+    code = ACTIVATIONS[act]
+    z = rng.standard_normal((3, 6))
+    z[np.abs(z) < 1e-2] = 0.5
+    v = rng.standard_normal((3, 6))
+
+    def loss():
+        out = np.empty_like(z)
+        M.activation_forward(out, z, code)
+        return float((v * out).sum())
+    a = np.empty_like(z)
+    M.activation_forward(a, z, code)
+    np.testing.assert_allclose(a, reference_output(z, code), rtol=1e-14, atol=1e-300)
+    d = np.empty_like(z)
+    M.activation_backward(d, v, a, code)
+    np.testing.assert_allclose(d, numeric_grad(loss, z), rtol=1e-6, atol=1e-8)
+
+
+def _adam_by_hand(p, g, m, v, lr, t, b1=0.9, b2=0.999, eps=1e-8, wd=0.0, decoupled=False):
+    # torch.optim.Adam / AdamW, written out independently of both implementations.
+    if decoupled:
+        p = p * (1 - lr * wd)
+    else:
+        g = g + wd * p
+    m = b1 * m + (1 - b1) * g
+    v = b2 * v + (1 - b2) * g * g
+    m_hat, v_hat = m / (1 - b1 ** t), v / (1 - b2 ** t)
+    return p - lr * m_hat / (np.sqrt(v_hat) + eps), m, v
+
+
+@pytest.mark.parametrize("M", [K, R], ids=["numba", "numpy"])
+@pytest.mark.parametrize("decoupled", [False, True])
+def test_adam_follows_its_formula_over_several_steps(M, decoupled, rng):
+    p = rng.standard_normal(50)
+    state = np.zeros((2, 50))
+    want_p, m, v = p.copy(), np.zeros(50), np.zeros(50)
+    for t in range(1, 6):
+        g = rng.standard_normal(50)
+        M.optimizer_step(p, g, state, ADAM, hyper_vector(weight_decay=0.01, decoupled=decoupled), 0.01, t)
+        want_p, m, v = _adam_by_hand(want_p, g, m, v, 0.01, t, wd=0.01, decoupled=decoupled)
+    np.testing.assert_allclose(p, want_p, rtol=1e-12)
+    np.testing.assert_allclose(state, np.stack([m, v]), rtol=1e-12)
+
+
+@pytest.mark.parametrize("M", [K, R], ids=["numba", "numpy"])
+@pytest.mark.parametrize("nesterov", [False, True])
+def test_momentum_follows_its_formula(M, nesterov, rng):
+    p = rng.standard_normal(20)
+    state = np.zeros((1, 20))
+    want, vel = p.copy(), np.zeros(20)
+    for t in range(1, 4):
+        g = rng.standard_normal(20)
+        M.optimizer_step(p, g, state, MOMENTUM, hyper_vector(momentum=0.9, nesterov=nesterov, weight_decay=1e-3), 0.1, t)
+        gg = g + 1e-3 * want
+        vel = 0.9 * vel + gg
+        want = want - 0.1 * (gg + 0.9 * vel if nesterov else vel)
+    np.testing.assert_allclose(p, want, rtol=1e-13)
+
+
+def test_sgd_update_in_place_formula(rng):
+    p = rng.standard_normal((20,))
+    g = rng.standard_normal((20,))
+    want = p - 0.1 * (g + 0.01 * p)
+    K.optimizer_step(p, g, np.zeros((0, 20)), SGD, hyper_vector(weight_decay=0.01), 0.1, 1)
+    np.testing.assert_allclose(p, want, rtol=1e-15)
 
 
 dims = st.integers(min_value=1, max_value=300)
 batches = st.integers(min_value=1, max_value=64)
-dtypes = st.sampled_from(DTYPES)
-names = st.sampled_from(["linear_forward", "linear_sigmoid_forward", "linear_relu_forward",
-                         "linear_backward", "linear_sigmoid_backward", "linear_relu_backward",
-                         "softmax_cross_entropy", "mse", "hinge", "cross_entropy", "sgd_update"])
+element = [(r, v) for r in KERNELS if r.family == "element" for v in r.variants]
+
+
+@settings(max_examples=80, deadline=None)
+@given(case=st.sampled_from(element), b=batches, n_in=dims, n_out=st.integers(1, 40), dt=st.sampled_from(DTYPES),
+       seed=st.integers(0, 2**31))
+def test_random_shapes_match_twin(case, b, n_in, n_out, dt, seed):
+    r, variant = case
+    args = r.inputs(np.random.default_rng(seed), b, n_in, n_out, dt, variant)
+    _, rel = compare(r.name, args, dt)
+    assert rel <= tolerance(r, dt)
 
 
 @settings(max_examples=60, deadline=None)
-@given(name=names, b=batches, n_in=dims, n_out=st.integers(1, 40), dt=dtypes, seed=st.integers(0, 2**31))
-def test_random_shapes_match_twin(name, b, n_in, n_out, dt, seed):
-    args = make_inputs(name, np.random.default_rng(seed), b, n_in, n_out, dt)
-    _, rel = compare(name, args, dt)
-    assert rel <= TOL[dt]
-
-
-@settings(max_examples=60, deadline=None)
-@given(b=batches, k=st.integers(1, 20), scale=st.floats(1.0, 1e4), dt=dtypes, soft=st.booleans(),
+@given(b=batches, k=st.integers(1, 20), scale=st.floats(1.0, 1e4), dt=st.sampled_from(DTYPES), soft=st.booleans(),
        seed=st.integers(0, 2**31))
 def test_extreme_logits_stay_finite_and_accurate(b, k, scale, dt, soft, seed):
     rng = np.random.default_rng(seed)
@@ -59,9 +166,10 @@ def test_extreme_logits_stay_finite_and_accurate(b, k, scale, dt, soft, seed):
         d = np.empty_like(z)
         loss = M.softmax_cross_entropy(d, z, t)
         assert np.isfinite(loss) and np.isfinite(d).all()
-        s = np.empty_like(z)
-        M.sigmoid_forward(s, z)
-        assert np.isfinite(s).all() and (s >= 0).all() and (s <= 1).all()
+        for act in ACTIVATIONS.values():
+            s = np.empty_like(z)
+            M.activation_forward(s, z, act)
+            assert np.isfinite(s).all()
         p = np.empty_like(z)
         M.softmax_forward(p, z)
         assert np.isfinite(p).all()
@@ -82,7 +190,7 @@ def test_sigmoid_is_accurate_in_the_tails(dt):
     exact = 1 / (1 + np.exp(-z.astype(np.longdouble)))
     for M in (K, R):
         s = np.empty_like(z)
-        M.sigmoid_forward(s, z)
+        M.activation_forward(s, z, ACTIVATIONS["sigmoid"])
         # relative accuracy also where sigmoid is tiny (no 1 - (1 - tiny) cancellation)
         mask = exact > np.finfo(dt).tiny
         np.testing.assert_allclose(s[mask], exact[mask].astype(dt), rtol=4 * np.finfo(dt).eps)
@@ -99,21 +207,13 @@ def test_cross_entropy_of_zero_probability_is_finite(dt):
         assert loss == pytest.approx(-np.log(dt(1e-12)), rel=1e-5)
 
 
-def test_sgd_update_in_place_formula(rng):
-    p = rng.standard_normal((5, 4))
-    g = rng.standard_normal((5, 4))
-    want = p - 0.1 * (g + 0.01 * p)
-    K.sgd_update(p, g, 0.1, 0.01)
-    np.testing.assert_allclose(p, want, rtol=1e-15)
-
-
 @pytest.mark.parametrize("M", [K, R], ids=["numba", "numpy"])
 def test_backward_skips_d_in_when_asked(M, rng):
     x, w = rng.standard_normal((3, 4)), rng.standard_normal((2, 4))
     d_out, a = rng.standard_normal((3, 2)), rng.random((3, 2))
     d_in = np.full((3, 4), 7.0)
     dw, db = np.zeros((2, 4)), np.zeros((1, 2))
-    M.linear_sigmoid_backward(d_in, dw, db, np.empty((3, 2)), d_out, a, x, w, False)
+    M.linear_backward(d_in, dw, db, np.empty((3, 2)), d_out, a, x, w, ACTIVATIONS["sigmoid"], False)
     assert (d_in == 7.0).all()
     np.testing.assert_allclose(dw, (d_out * a * (1 - a)).T @ x, rtol=1e-12)
 
@@ -122,6 +222,6 @@ def test_backward_skips_d_in_when_asked(M, rng):
 def test_backward_accumulates_into_dw_db(M, rng):
     x, w, d = rng.standard_normal((5, 3)), rng.standard_normal((2, 3)), rng.standard_normal((5, 2))
     dw, db = np.ones((2, 3)), np.ones((1, 2))
-    M.linear_backward(np.empty((5, 3)), dw, db, d, x, w, True)
+    M.linear_backward(np.empty((5, 3)), dw, db, np.empty((5, 2)), d, d, x, w, 0, True)
     np.testing.assert_allclose(dw, 1 + d.T @ x, rtol=1e-12)
     np.testing.assert_allclose(db, 1 + d.sum(0, keepdims=True), rtol=1e-12)

@@ -111,11 +111,13 @@ def test_mlp_spec_recognises_plain_mlps(rng):
     sizes, acts, softmax = jitprop.mlp([4, 3, 2], "sigmoid", "sigmoid").mlp_spec()
     assert list(sizes) == [4, 3, 2] and list(acts) == [1, 1] and softmax is False
     assert Network([Linear(4, 3, rng=rng), Dropout(0.1), Linear(3, 2, rng=rng)]).mlp_spec() is None
+    sizes, acts, _ = jitprop.mlp([4, 3, 3, 2], "tanh", "leaky-relu").mlp_spec()
+    assert list(acts) == [3, 3, 4]
 
 
 def test_sgd_optimizer_and_l2_term(rng):
     net = jitprop.mlp([3, 2], "sigmoid", "linear", 1.0, seed=0)
-    opt = SGD(0.1, weight_decay=0.5)
+    opt = SGD(lr=0.1, weight_decay=0.5)
     expected = 0.25 * float((net.linears[0].w ** 2).sum())
     assert opt.l2_term(net) == pytest.approx(expected)
     before = net.params.copy()

@@ -1,8 +1,16 @@
 """The ``jitprop`` command: one module per subcommand."""
 import argparse
+import contextlib
+import os
 import sys
 
 from jitprop.cli import bench, data, experiment, predict, train, verify
+from jitprop.cli.common import UsageError
+
+
+def _version():
+    import jitprop
+    return jitprop.__version__
 
 
 def build_parser():
@@ -11,7 +19,7 @@ def build_parser():
         description="Backpropagation for multilayer perceptrons with Numba-compiled CPU kernels, "
                     "each checked against a pure-NumPy twin.",
         epilog="Run `jitprop COMMAND --help` for the options of each command.")
-    parser.add_argument("--version", action="version", version="jitprop 0.1.0")
+    parser.add_argument("--version", action="version", version=f"jitprop {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     train.add_train(sub)
     verify.add_verify(sub)
@@ -24,12 +32,25 @@ def build_parser():
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
     try:
+        args = build_parser().parse_args(argv)
         return args.func(args)
+    except UsageError as exc:
+        _say(f"{exc.message}\n(run with --help for the options)")
+        return 2
     except KeyboardInterrupt:
-        print("jitprop: interrupted", file=sys.stderr)
+        _say("jitprop: interrupted")
         return 130
+    except BrokenPipeError:
+        # the reader went away (`jitprop train | head -1`): stop quietly
+        with contextlib.suppress(OSError):
+            sys.stdout = open(os.devnull, "w")
+        return 141
+
+
+def _say(message):
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        print(message, file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -16,3 +16,12 @@ def need_matplotlib(what):
         pyplot()
     except PlotUnavailable as exc:
         raise SystemExit(f"jitprop {what}: {exc}")
+
+
+class UsageError(SystemExit):
+    """A bad flag or argument: the message goes to stderr and the exit status
+    is 2, as argparse's own usage errors."""
+
+    def __init__(self, message):
+        super().__init__(2)
+        self.message = message

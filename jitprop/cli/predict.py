@@ -3,7 +3,11 @@ import sys
 
 import numpy as np
 
-from jitprop.cli.common import need_matplotlib
+from jitprop.cli.common import UsageError, need_matplotlib
+from jitprop.config import ConfigError
+from jitprop.session import check_output_path
+
+MAX_GALLERY = 200  # images in one gallery: more is unreadable and slow to draw
 
 
 def add_predict(sub):
@@ -18,20 +22,34 @@ def _open_checkpoint(path, command):
     """``(header, network)`` of a checkpoint, or exit with the reason."""
     from jitprop.model.checkpoint import CheckpointError, build_network, read_checkpoint
     try:
-        header, params = read_checkpoint(path)
+        header, params, _ = read_checkpoint(path)
         return header, build_network(header, params)
     except CheckpointError as exc:
         raise SystemExit(f"jitprop {command}: {exc}")
 
 
+def _test_set(path, header, net, command):
+    """The test images (standardised as the network was trained) and labels
+    of the checkpoint's data set, or exit saying what the file lacks."""
+    from jitprop.model.checkpoint import check_data
+    from jitprop.session import test_arrays
+    data = check_data(path, header) or {}
+    try:
+        x, y = test_arrays(data, net.dtype)
+    except ValueError as exc:
+        raise SystemExit(f"jitprop {command}: {path}: {exc}")
+    if net.n_in is not None and x.shape[1] != net.n_in:
+        raise SystemExit(f"jitprop {command}: {path}: the network takes {net.n_in} inputs but the "
+                         f"{data.get('dataset', 'mnist')} test images have {x.shape[1]}")
+    return x, y
+
+
 def cmd_predict(args):
     import jitprop
-    from jitprop.data import load_mnist, standardize
     header, net = _open_checkpoint(args.checkpoint, "predict")
-    _, _, x_test, y_test = load_mnist()
-    x = standardize(x_test, header["mean"], header["std"], net.dtype)[0]
-    print(f"jitprop predict: {net!r}, epoch {header['epoch']}", file=sys.stderr)
-    print(f"test accuracy: {100 * jitprop.accuracy(net, x, y_test):.2f}%")
+    x, y = _test_set(args.checkpoint, header, net, "predict")
+    print(f"jitprop predict: {net!r}, epoch {header.get('epoch', '?')}", file=sys.stderr)
+    print(f"test accuracy: {100 * jitprop.accuracy(net, x, y):.2f}%")
     return 0
 
 
@@ -47,22 +65,32 @@ def add_inspect(sub):
     p.set_defaults(func=cmd_inspect)
 
 
+def _raw_test_images(header):
+    from jitprop.session import raw_test_images
+    return raw_test_images((header.get("data") or {}).get("dataset", "mnist"))
+
+
 def cmd_inspect(args):
-    from jitprop.data import load_mnist, standardize
     from jitprop.plots import prediction_gallery, weight_histograms
     if not (args.weights or args.predictions):
         raise SystemExit("jitprop inspect: nothing to draw; give --weights PATH.png and/or --predictions PATH.png")
-    if args.count < 1:
-        raise SystemExit(f"jitprop inspect: --count: expected an integer >= 1, got {args.count}")
+    if not 1 <= args.count <= MAX_GALLERY:
+        raise UsageError(f"jitprop inspect: --count: expected an integer in 1..{MAX_GALLERY}, got {args.count}")
+    for flag in ("weights", "predictions"):
+        try:
+            check_output_path(f"--{flag}", getattr(args, flag))
+        except ConfigError as exc:
+            raise UsageError(f"jitprop inspect: {exc}")
     need_matplotlib("inspect")
     header, net = _open_checkpoint(args.checkpoint, "inspect")
     if args.weights:
         weight_histograms(net, args.weights)
         print(f"weights: {args.weights}", file=sys.stderr)
     if args.predictions:
-        _, _, x_test, y_test = load_mnist()
-        out = net.predict(standardize(x_test, header["mean"], header["std"], net.dtype)[0])
-        if header["config"]["cost"] != "cross-entropy":  # sigmoid outputs: normalise to show as probabilities
+        x, y_test = _test_set(args.checkpoint, header, net, "inspect")
+        x_test = _raw_test_images(header)
+        out = net.predict(x)
+        if net.layers[-1].__class__.__name__ != "SoftMax":  # sigmoid outputs: normalise to show as probabilities
             out = out / out.sum(axis=1, keepdims=True)
         wrong = np.flatnonzero(out.argmax(axis=1) != y_test)
         n_wrong = min(len(wrong), args.count // 2)

