@@ -12,6 +12,7 @@ import hashlib
 import os
 import shutil
 import tempfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -79,6 +80,8 @@ def verify_arrays(arrays, shapes, digests):
 
 def read_cache(path, keys):
     """``(arrays, stored_digests, source)`` of a cache file; any damage raises."""
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"{path} is not an .npz (zip) file")
     with np.load(path, allow_pickle=False) as z:
         arrays = {k: z[k] for k in keys}
         stored = {k: str(z[f"sha256_{k}"]) for k in keys}

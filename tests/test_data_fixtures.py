@@ -112,6 +112,7 @@ class Server:
                     return
                 mode = server.mode.get(self.path)
                 self.send_response(200)
+                self.send_header("Content-Type", "text/html" if self.path.endswith("/") else "application/octet-stream")
                 if mode != "no-length":
                     self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
