@@ -14,6 +14,7 @@ Labels must be integers 0..K-1 with every class present in the training
 set (K is then the number of classes); features finite numbers.
 """
 import math
+import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -184,8 +185,10 @@ def _read_csv(path):
         raise DataFileError(f"{path}: empty (expected rows of label,feature,feature,...)")
     header = not all(_is_number(v) for v in first.rstrip("\r\n").split(","))
     try:
-        table = np.loadtxt(path, delimiter=",", dtype=np.float64, skiprows=int(header), ndmin=2,
-                           encoding="utf-8")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "input contained no data": checked below
+            table = np.loadtxt(path, delimiter=",", dtype=np.float64, skiprows=int(header), ndmin=2,
+                               encoding="utf-8")
     except ValueError as exc:
         where = _first_bad_line(path, int(header)) or str(exc)
         raise DataFileError(f"{path}: not a table of numbers: {where}") from exc
@@ -257,7 +260,7 @@ def _classes(where, y):
     k = int(y.max()) + 1
     if k < 2:
         raise DataFileError(f"{where}: y_train: expected at least 2 classes, every label is 0")
-    if k > y.shape[0]:
+    if k > max(y.shape[0], 1 << 20):  # bincount would allocate k counters
         raise DataFileError(f"{where}: y_train: expected labels 0..K-1 with every class present; labels run "
                             f"up to {k - 1} but there are only {y.shape[0]} rows")
     counts = np.bincount(y, minlength=k)
