@@ -10,6 +10,9 @@ each member's header is checked against its size before it is read.
 features after it, as in the MNIST CSV files; a first line that is not all
 numbers is taken as a header.
 
+A folder: IDX files named like ``*train-images*``, ``*train-labels*`` and
+optionally ``*t10k-*``/``*test-*`` (see :func:`jitprop.data.load_idx_folder`).
+
 Labels must be integers 0..K-1 with every class present in the training
 set (K is then the number of classes); features finite numbers.
 """
@@ -51,7 +54,8 @@ class ArrayData:
 
 
 def load_arrays(path, test_path=None):
-    """Read and check ``path`` (``.npz`` or ``.csv``); returns ``ArrayData``.
+    """Read and check ``path`` (``.npz``, ``.csv`` or a folder of IDX files);
+    returns ``ArrayData``.
 
     ``test_path`` (a second file of the same kind) gives the test set when
     ``path`` has none, e.g. ``train.csv`` and ``test.csv``. Raises
@@ -87,6 +91,10 @@ def load_arrays(path, test_path=None):
 
 
 def _read(path):
+    if path.is_dir():  # a folder of IDX files, any count and size
+        from jitprop.data.idx import load_idx_folder
+        arrays = dict(zip(("x_train", "y_train", "x_test", "y_test"), load_idx_folder(path)))
+        return {k: v for k, v in arrays.items() if v is not None}
     if not path.is_file():
         raise DataFileError(f"{path}: no such file")
     suffix = path.suffix.lower()

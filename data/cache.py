@@ -136,6 +136,23 @@ def clean_stale(folder, cache_name):
     return removed
 
 
+def clean_stale_if_idle(folder, cache_name):
+    """After a read: if temporaries of our naming are there and no build
+    holds the lock, remove them; a folder we cannot write is left alone."""
+    if not any(Path(folder).glob(stale_pattern(cache_name))):
+        return
+    import fcntl
+    try:
+        with open(Path(folder) / f"{cache_name}.lock", "a") as f:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            try:
+                clean_stale(folder, cache_name)
+            finally:
+                fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+    except OSError:
+        pass  # a build is running (it cleans), or the folder is read-only
+
+
 @contextlib.contextmanager
 def build_lock(folder, cache_name):
     """Hold ``<folder>/<cache_name>.lock`` while building, after removing stale

@@ -196,9 +196,12 @@ def load_named(spec, cache_dir, build):
     damage = None
     if path.exists():
         try:
-            return _tuple(read_verified(spec, path))
+            arrays = read_verified(spec, path)
         except Exception as exc:  # any damage: zip, CRC, missing key, digest
             damage = exc
+        else:
+            cache.clean_stale_if_idle(folder, spec.cache_name)
+            return _tuple(arrays)
     with contextlib.ExitStack() as stack:
         try:
             stack.enter_context(cache.build_lock(folder, spec.cache_name))

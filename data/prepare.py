@@ -23,7 +23,8 @@ NAMED = ("mnist", "fashion-mnist")
 
 def load_dataset(name_or_path, cache_dir=None, idx_dir=None, test_path=None):
     """The front door: ``"mnist"``, ``"fashion-mnist"`` or the path of a
-    ``.npz``/``.csv`` file (see :func:`jitprop.data.load_arrays`). Returns
+    ``.npz``/``.csv`` file or a folder of IDX files (see
+    :func:`jitprop.data.load_arrays`). Returns
     ``ArrayData`` (x_train, y_train, x_test, y_test, n_features, n_classes,
     source). ``cache_dir`` and ``idx_dir`` apply to the named sets,
     ``test_path`` to files."""

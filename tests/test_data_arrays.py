@@ -43,6 +43,14 @@ def test_csv_with_and_without_header(tmp_path):
     assert c.x_train.dtype == np.float64 and c.x_test.shape == (2, 2)
 
 
+def test_a_folder_of_idx_files(tmp_path, rng):
+    from jitprop.data import write_idx
+    write_idx(tmp_path / "letters-train-images-idx3-ubyte.gz", rng.integers(0, 256, (26, 6, 6)).astype(np.uint8))
+    write_idx(tmp_path / "letters-train-labels-idx1-ubyte.gz", np.arange(26, dtype=np.uint8))
+    d = load_dataset(str(tmp_path))
+    assert (d.n_features, d.n_classes) == (36, 26) and d.x_test is None
+
+
 def test_mnist_csv_reads_as_load_mnist(tmp_path, mnist):
     x, y = mnist[2][:200], mnist[3][:200]
     table = np.column_stack([y, x])
@@ -126,6 +134,9 @@ def test_other_files(tmp_path):
     with pytest.raises(DataFileError, match="no such file"):
         load_arrays(tmp_path / "none.npz")
     (tmp_path / "d.txt").write_text("1,2\n")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataFileError, match=r"empty: no file named like \*train-images\* for x_train"):
+        load_arrays(tmp_path / "empty")
     with pytest.raises(DataFileError, match=r"d.txt: expected a .npz or .csv file, got .txt"):
         load_arrays(tmp_path / "d.txt")
     (tmp_path / "z.npz").write_text("not a zip")

@@ -176,3 +176,15 @@ def test_sigkill_during_a_download_leaves_temporaries_the_next_run_removes(tmp_p
     with pytest.raises(FashionMNISTUnavailable):
         load_fashion_mnist(cache_dir)
     assert os.listdir(cache_dir) == ["fashion-mnist.npz.lock"]
+
+
+def test_a_read_removes_stale_temporaries_when_no_build_runs(cached, monkeypatch):
+    # An import killed while replacing a good cache leaves its temporary file
+    # beside the old cache; the next read (no build needed) removes it.
+    (cached / ".mnist.npz.q1w2e3.tmp").write_bytes(b"half of a new cache")
+    load_mnist(cached)
+    assert sorted(os.listdir(cached)) == ["mnist.npz", "mnist.npz.lock"]
+    (cached / ".mnist.npz.r4t5y6.tmp").write_bytes(b"left by a killed import")
+    block_writes(monkeypatch, cached)  # read-only: the read still works and leaves it
+    load_mnist(cached)
+    assert ".mnist.npz.r4t5y6.tmp" in os.listdir(cached)
