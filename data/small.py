@@ -1,11 +1,20 @@
 """The two small sets of Assignment 1."""
 import numpy as np
 
+from jitprop.checks import check_positive_int, check_scalar
+from jitprop.data.transforms import check_seed
+
 
 def two_circles(n=200, noise=0.1, factor=0.4, seed=0):
     """Two concentric noisy circles: x (n, 2) float64, y (n, 1) in {-1, +1}
-    (+1 on the inner circle), as for Assignment 1's hinge-loss task."""
-    rng = np.random.default_rng(seed)
+    (+1 on the inner circle, of radius ``factor``; the outer has radius 1),
+    as for Assignment 1's hinge-loss task."""
+    n = check_positive_int("n", n, minimum=2)
+    noise = check_scalar("noise", noise, 0.0)
+    factor = check_scalar("factor", factor, 0.0, strict=True)
+    if factor >= 1:
+        raise ValueError(f"factor: expected a number in (0, 1) (inner radius over outer), got {factor!r}")
+    rng = np.random.default_rng(check_seed(seed))
     n_outer = n // 2
     n_inner = n - n_outer
     t = rng.uniform(0, 2 * np.pi, n)

