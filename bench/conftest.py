@@ -9,6 +9,7 @@ import pytest
 
 from jitprop.bench import jax_workloads as JW
 from jitprop.bench import workloads as W
+from jitprop.bench.busy import LOADED
 
 
 def pytest_addoption(parser):
@@ -37,6 +38,9 @@ def pytest_generate_tests(metafunc):
         cases = [(arch, impl, dtype, b)
                  for arch in archs for dtype in dtypes for impl in impls for b in W.batches_for(impl)]
         metafunc.parametrize("workload", cases, ids=[f"{a}-{i}-{d}-b{b}" for a, i, d, b in cases])
+    if "loaded_workload" in metafunc.fixturenames:
+        cases = [c for c in LOADED if c[0] in archs and c[1] in impls and c[2] in dtypes]
+        metafunc.parametrize("loaded_workload", cases, ids=[f"{a}-{i}-{d}-b{b}-busy" for a, i, d, b in cases])
 
 
 def pytest_benchmark_update_machine_info(config, machine_info):
