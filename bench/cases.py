@@ -5,7 +5,9 @@ against the reference, the warm-up, and what pytest-benchmark times.
 Each case is first checked against the reference (the ``batched`` NumPy
 implementation, or ``per-sample`` NumPy for batch size 1) on 240 samples
 (two minibatches when that is more); that first run compiles or loads the
-kernels and its time is reported as the warm-up. XLA compiles per shape, so
+kernels and its time is reported as the warm-up (a JAX case starts with
+XLA's caches cleared, so its warm-up is all its compiling, whatever case
+ran before it in the same worker). XLA compiles per shape, so
 a JAX case then also compiles its functions for the full epoch's shapes
 (the scan's length, the short last minibatch), ahead of time; those seconds
 are added to the warm-up, and the worker counts compilations during the
@@ -81,6 +83,8 @@ class Case:
         self.order = W.epoch_order(len(x))
         rows = max(CHECK_ROWS, 2 * batch_size)
         self.check = (x[:rows], y[:rows])  # the same objects every time: the JAX worker gets them once
+        if impl in JAX_IMPLS:
+            jax_worker.call("forget")  # the warm-up compiles all this case needs, whatever ran before
         warmup = validate(impl, arch, dtype, *self.check, batch_size, jax_worker)
         self.epochs = []
         if impl in JAX_IMPLS:

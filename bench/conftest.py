@@ -43,6 +43,11 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize("loaded_workload", cases, ids=[f"{a}-{i}-{d}-b{b}-busy" for a, i, d, b in cases])
 
 
+def pytest_collection_modifyitems(config, items):
+    """The shared-machine cases last: after the quiet cases they are compared to."""
+    items.sort(key=lambda item: "loaded_workload" in getattr(item, "fixturenames", ()))
+
+
 def pytest_benchmark_update_machine_info(config, machine_info):
     """The peers' versions, for the report's footer."""
     peers = {}

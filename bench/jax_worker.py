@@ -103,6 +103,13 @@ class _Server:
         return {"jax": self.jax.__version__, "cpus": sorted(os.sched_getaffinity(0)),
                 "xla_pool_threads": names.count("tf_XLAEigen"), "backend": self.jax.default_backend()}
 
+    def forget(self):
+        """Drop every compiled function, so the next case's warm-up
+        compiles all it needs whatever ran before it in this worker."""
+        self.jax.clear_caches()
+        for fn in (self.JW.train_step, self.JW.scan_epoch, self.JW._predict_fn):
+            fn.cache_clear()
+
     def put(self, name, array, on_device):
         import numpy as np
         dtype = np.int32 if np.issubdtype(array.dtype, np.integer) else array.dtype

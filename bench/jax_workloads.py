@@ -51,14 +51,14 @@ def jax_available():
 
 def params_from_flat(flat, sizes):
     """Flat jitprop parameters (P,) -> ((w (n_out, n_in), b (n_out,)), ...) on the device, same dtype."""
-    import jax.numpy as jnp
+    import jax
     flat = np.asarray(flat)
     params, o = [], 0
     for n_in, n_out in zip(sizes, sizes[1:]):
         k = n_out * n_in
         w = flat[o:o + k].reshape(n_out, n_in)
         b = flat[o + k:o + k + n_out]
-        params.append((jnp.array(w, dtype=flat.dtype), jnp.array(b, dtype=flat.dtype)))
+        params.append((jax.device_put(w.copy()), jax.device_put(b.copy())))
         o += k + n_out
     if o != flat.shape[0]:
         raise ValueError(f"flat: expected {o} parameters for layers {sizes}, got {flat.shape[0]}")
@@ -160,8 +160,7 @@ def run_epoch(impl, params, x, labels, order, batch_size, lr, activation, cost):
     float. ``params`` are donated: use only the returned ones.
     """
     import jax
-    import jax.numpy as jnp
-    lr = jnp.asarray(lr, dtype=x.dtype)
+    lr = np.asarray(lr, dtype=x.dtype)  # a NumPy scalar: converting with jnp would compile
     for fn, idx in _calls(impl, activation, cost, np.asarray(order, np.int32), batch_size):
         params = fn(params, x, labels, idx, lr)
     return jax.block_until_ready(params)
@@ -180,9 +179,8 @@ def _distinct(impl, activation, cost, order, batch_size):
 def compile_epoch(impl, params, x, labels, order, batch_size, lr, activation, cost):
     """Compile (ahead of time) every function ``run_epoch`` calls at these
     shapes, so the next ``run_epoch`` compiles nothing; returns the seconds."""
-    import jax.numpy as jnp
     t0 = time.perf_counter()
-    lr = jnp.asarray(lr, dtype=x.dtype)
+    lr = np.asarray(lr, dtype=x.dtype)  # a NumPy scalar: converting with jnp would compile
     for fn, idx in _distinct(impl, activation, cost, order, batch_size):
         fn.lower(params, x, labels, idx, lr).compile()
     return time.perf_counter() - t0
@@ -190,17 +188,15 @@ def compile_epoch(impl, params, x, labels, order, batch_size, lr, activation, co
 
 def lowered_text(impl, params, x, labels, order, batch_size, lr, activation, cost):
     """The StableHLO text of every function of the epoch (to check dtypes)."""
-    import jax.numpy as jnp
-    lr = jnp.asarray(lr, dtype=x.dtype)
+    lr = np.asarray(lr, dtype=x.dtype)  # a NumPy scalar: converting with jnp would compile
     return "\n".join(fn.lower(params, x, labels, idx, lr).as_text()
                      for fn, idx in _distinct(impl, activation, cost, order, batch_size))
 
 
 def predict(params, x, activation, cost, batch_size=10000):
     """Class of each row of x (N, n_in): the argmax output, as NumPy (N,)."""
-    import jax.numpy as jnp
     fn = _predict_fn(activation, cost)
-    return np.concatenate([np.asarray(fn(params, jnp.asarray(x[s:s + batch_size])))
+    return np.concatenate([np.asarray(fn(params, x[s:s + batch_size]))
                            for s in range(0, x.shape[0], batch_size)])
 
 
