@@ -1,9 +1,13 @@
 """The side-by-side table (and plot) built from a pytest-benchmark JSON file."""
 import json
 
+from jitprop.bench.jax_workloads import JAX_IMPLS  # names only: importing it does not import JAX
 from jitprop.bench.workloads import IMPLS
 
-TORCH_MISSING = "not installed"
+MISSING = "not installed"
+TORCH_MISSING = MISSING
+# The JAX row the "x jax" column divides by: the epoch as one compiled lax.scan.
+JAX_PEER = "jax-scan"
 
 
 def _best(bench):
@@ -13,13 +17,24 @@ def _best(bench):
     return bench["stats"]["min"]
 
 
-def build_rows(data, torch_installed=True):
+def _missing_row(arch, impl, dtype, batch, torch_installed, jax_installed):
+    return {"arch": arch, "impl": impl, "dtype": dtype, "batch": batch, "load": "", "threads": None,
+            "samples_per_second": None, "speedup_vs_per_sample": None,
+            "vs_torch": None if torch_installed else MISSING, "vs_jax": None if jax_installed else MISSING,
+            "gflops": None, "pct_gemm": None, "warmup_seconds": None, "share_of_quiet": None}
+
+
+def build_rows(data, torch_installed=True, jax_installed=True):
     """Rows of the report from pytest-benchmark's JSON (a dict).
 
-    Each training row: arch, impl, dtype, batch, samples/s, speedup over
-    per-sample NumPy (same arch and dtype), ratio to PyTorch at the same
-    batch, GFLOP/s and percent of the GEMM rate of its dtype. Timings are
-    the fastest of the timed rounds.
+    Each training row: arch, impl, dtype, batch, load ("" on the machine as
+    it is, else what else ran, e.g. "1 core busy"), samples/s, speedup over
+    per-sample NumPy (same arch and dtype; quiet rows only), ratios to
+    PyTorch and to JAX's lax.scan epoch at the same batch and load, GFLOP/s,
+    percent of the GEMM rate of its dtype, and for loaded rows the share of
+    the same case's quiet samples/s. Timings are the fastest of the timed
+    rounds. A peer that is not installed gets "not installed" rows and
+    ratios.
     """
     benches = data["benchmarks"]
     gemm = {b["extra_info"]["dtype"]: b["extra_info"]["flops"] / _best(b) / 1e9
@@ -28,32 +43,42 @@ def build_rows(data, torch_installed=True):
     rate = {}
     for b in train:
         e = b["extra_info"]
-        rate[(e["arch"], e["impl"], e["dtype"], e["batch_size"])] = e["samples"] / _best(b)
+        rate[(e["arch"], e["impl"], e["dtype"], e["batch_size"], e.get("load", ""))] = e["samples"] / _best(b)
+
+    def ratio(sps, key, installed):
+        peer = rate.get(key)
+        return sps / peer if peer else (None if installed else MISSING)
+
     rows = []
     for b in train:
         e = b["extra_info"]
-        key = (e["arch"], e["impl"], e["dtype"], e["batch_size"])
-        sps = rate[key]
-        base = rate.get((e["arch"], "per-sample", e["dtype"], 1))
-        peer = rate.get((e["arch"], "torch", e["dtype"], e["batch_size"]))
+        arch, dtype, batch, load = e["arch"], e["dtype"], e["batch_size"], e.get("load", "")
+        sps = rate[(arch, e["impl"], dtype, batch, load)]
+        base = None if load else rate.get((arch, "per-sample", dtype, 1, ""))
+        quiet = rate.get((arch, e["impl"], dtype, batch, "")) if load else None
         gflops = e["flops"] / _best(b) / 1e9
         rows.append({
-            "arch": e["arch"], "impl": e["impl"], "dtype": e["dtype"], "batch": e["batch_size"],
+            "arch": arch, "impl": e["impl"], "dtype": dtype, "batch": batch, "load": load,
             "threads": e.get("threads"), "samples_per_second": sps,
             "speedup_vs_per_sample": sps / base if base else None,
-            "vs_torch": sps / peer if peer else (TORCH_MISSING if not torch_installed else None),
-            "gflops": gflops, "pct_gemm": 100 * gflops / gemm[e["dtype"]] if e["dtype"] in gemm else None,
+            "vs_torch": ratio(sps, (arch, "torch", dtype, batch, load), torch_installed),
+            "vs_jax": ratio(sps, (arch, JAX_PEER, dtype, batch, load), jax_installed),
+            "gflops": gflops, "pct_gemm": 100 * gflops / gemm[dtype] if dtype in gemm else None,
             "warmup_seconds": e.get("warmup_seconds"),
+            "share_of_quiet": sps / quiet if quiet else None,
         })
-    if not torch_installed:
-        seen = {(r["arch"], r["dtype"], r["batch"]) for r in rows if r["impl"] != "torch"}
-        for arch, dtype, batch in sorted(seen):
-            rows.append({"arch": arch, "impl": "torch", "dtype": dtype, "batch": batch, "threads": None,
-                         "samples_per_second": None, "speedup_vs_per_sample": None, "vs_torch": TORCH_MISSING,
-                         "gflops": None, "pct_gemm": None, "warmup_seconds": None})
+    missing = ([] if torch_installed else ["torch"]) + ([] if jax_installed else list(JAX_IMPLS))
+    seen = sorted({(r["arch"], r["dtype"], r["batch"]) for r in rows if r["impl"] not in missing and not r["load"]})
+    rows += [_missing_row(arch, impl, dtype, batch, torch_installed, jax_installed)
+             for arch, dtype, batch in seen for impl in missing]
     order = {name: i for i, name in enumerate(IMPLS)}
-    rows.sort(key=lambda r: (r["arch"], r["dtype"], r["batch"], order.get(r["impl"], 99)))
+    rows.sort(key=lambda r: (r["arch"], r["dtype"], r["batch"], r["load"], order.get(r["impl"], 99)))
     return rows, gemm
+
+
+def peer_versions(data):
+    """{"torch": version, "jax": version} of the run, when the suite recorded them."""
+    return data.get("machine_info", {}).get("jitprop_peers", {})
 
 
 def _fmt(value, spec, missing="-"):
@@ -64,20 +89,37 @@ def _fmt(value, spec, missing="-"):
     return format(value, spec)
 
 
-def format_table(rows, gemm):
-    head = (f"{'network':<8} {'impl':<15} {'dtype':<8} {'batch':>5} {'thr':>3} {'samples/s':>11} "
-            f"{'x per-sample':>12} {'x torch':>13} {'GFLOP/s':>8} {'% GEMM':>7} {'warm-up s':>9}")
+def _label(r):
+    return f"{r['impl']} ({r['load']})" if r["load"] else r["impl"]
+
+
+def format_table(rows, gemm, peers=None):
+    w = max([15] + [len(_label(r)) for r in rows])
+    head = (f"{'network':<8} {'impl':<{w}} {'dtype':<8} {'batch':>5} {'thr':>3} {'samples/s':>13} "
+            f"{'x per-sample':>12} {'x torch':>13} {'x jax':>13} {'GFLOP/s':>8} {'% GEMM':>7} {'warm-up s':>9}")
     lines = [head, "-" * len(head)]
     for r in rows:
         lines.append(
-            f"{r['arch']:<8} {r['impl']:<15} {r['dtype']:<8} {r['batch']:>5} {_fmt(r['threads'], 'd'):>3} "
-            f"{_fmt(r['samples_per_second'], ',.0f', 'not installed'):>11} "
+            f"{r['arch']:<8} {_label(r):<{w}} {r['dtype']:<8} {r['batch']:>5} {_fmt(r['threads'], 'd'):>3} "
+            f"{_fmt(r['samples_per_second'], ',.0f', MISSING):>13} "
             f"{_fmt(r['speedup_vs_per_sample'], '.1f'):>12} {_fmt(r['vs_torch'], '.2f'):>13} "
+            f"{_fmt(r['vs_jax'], '.2f'):>13} "
             f"{_fmt(r['gflops'], '.2f'):>8} {_fmt(r['pct_gemm'], '.1f'):>7} {_fmt(r['warmup_seconds'], '.2f'):>9}")
     lines.append("warm-up s: the case's first run, the check against the reference on 240 samples or two "
-                 "minibatches (compiling or loading the kernels included); samples/s: the fastest timed round")
+                 "minibatches (compiling or loading the kernels included; JAX: plus compiling the full "
+                 "epoch's shapes); samples/s: the fastest timed round")
+    lines.append(f"x torch, x jax: samples/s over the torch row's and the {JAX_PEER} row's (the epoch as one "
+                 "compiled lax.scan) at the same network, dtype, batch and load")
+    for r in rows:
+        if r["share_of_quiet"] is not None:
+            quiet = r["samples_per_second"] / r["share_of_quiet"]
+            lines.append(f"{r['load']}: {r['arch']} {r['dtype']} batch {r['batch']} {r['impl']} ran at "
+                         f"{r['samples_per_second']:,.0f} samples/s, {100 * r['share_of_quiet']:.0f}% of "
+                         f"its {quiet:,.0f} without the load")
     for dt, g in sorted(gemm.items()):
         lines.append(f"GEMM rate {dt}: {g:.1f} GFLOP/s (2048 x 2048, all cores, NumPy's BLAS)")
+    if peers:
+        lines.append("peers: " + ", ".join(f"{name} {v}" for name, v in sorted(peers.items())))
     return "\n".join(lines)
 
 
@@ -95,6 +137,7 @@ def plot(rows, path):
         import matplotlib.pyplot as plt
     except ImportError as exc:
         raise ImportError('--plot needs matplotlib: pip install -e ".[plot]"') from exc
+    rows = [r for r in rows if not r["load"]]  # the machine as it is; loaded rows are in the table
     panels = sorted({(r["arch"], r["dtype"]) for r in rows if r["samples_per_second"]})
     ncols = min(2, len(panels))
     nrows = -(-len(panels) // ncols)

@@ -11,8 +11,9 @@ import time
 
 def main():
     t_start = time.perf_counter()
+    from jitprop.bench.peers import require
+    torch = require("torch", "python -m jitprop.bench.torch_train")
     import numpy as np
-    import torch
 
     import jitprop
     from jitprop.data import mnist_arrays

@@ -1,4 +1,5 @@
-"""The training workloads the benchmarks time, and the PyTorch peer.
+"""The training workloads the benchmarks time, and the PyTorch peer (the
+JAX peer is in ``jax_workloads.py``).
 
 Every implementation gets the same network (same initial weights), the same
 data and the same sample order, so they can be checked for equal results
@@ -15,7 +16,9 @@ ARCHS = {
     # the default `jitprop train` network
     "default": dict(sizes=[784, 512, 10], activation="relu", cost="cross-entropy", lr=0.003, init="he"),
 }
-IMPLS = ("per-sample", "per-sample-jit", "batched", "jit", "fused", "torch")
+# jitprop's implementations, then the peers: PyTorch and JAX (jax_workloads.JAX_IMPLS).
+IMPLS = ("per-sample", "per-sample-jit", "batched", "jit", "fused", "torch", "jax-jit", "jax-scan")
+PEERS = ("torch", "jax-jit", "jax-scan")
 BATCHES = (1, 12, 64, 600)
 DTYPES = ("float32", "float64")
 N_FULL = 50000

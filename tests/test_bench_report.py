@@ -1,5 +1,7 @@
-"""The benchmark report and its FLOP counts (not timed: the suite is in bench/)."""
+"""The benchmark report and its FLOP counts (not timed: the suite is in bench/).
+These run without PyTorch or JAX installed."""
 import json
+import sys
 
 import numpy as np
 import pytest
@@ -23,44 +25,105 @@ def _bench(kind, best, **info):
 
 
 def small_json():
-    def train(impl, batch, best):
+    def train(impl, batch, best, **more):
         return _bench("training", best, arch="seed", impl=impl, dtype="float32", batch_size=batch,
-                      threads=1, samples=1000, flops=2e9)
+                      threads=1, samples=1000, flops=2e9, **more)
     return {"benchmarks": [
         _bench("gemm", 0.1, dtype="float32", n=2048, threads=2, flops=2e10),  # 200 GFLOP/s
         train("per-sample", 1, 1.0), train("per-sample-jit", 1, 0.05), train("torch", 1, 0.5),
+        train("jax-scan", 1, 0.1), train("jax-jit", 1, 0.2),
         train("fused", 12, 0.04), train("torch", 12, 0.08), train("batched", 12, 0.1),
-    ]}
+        train("jax-scan", 12, 0.05), train("jax-jit", 12, 0.0625),
+        # the shared-machine rows: 4x and 2x slower than quiet
+        train("fused", 12, 0.16, load="1 core busy"), train("jax-scan", 12, 0.1, load="1 core busy"),
+    ], "machine_info": {"jitprop_peers": {"torch": "2.13.0+cpu", "jax": "0.10.2"}}}
 
 
 def test_report_builds_from_a_small_json(tmp_path):
     path = tmp_path / "b.json"
     path.write_text(json.dumps(small_json()))
-    rows, gemm = report.build_rows(report.load(path))
+    data = report.load(path)
+    rows, gemm = report.build_rows(data)
     assert gemm == {"float32": pytest.approx(200.0)}
-    by = {(r["impl"], r["batch"]): r for r in rows}
-    fused = by[("fused", 12)]
+    by = {(r["impl"], r["batch"], r["load"]): r for r in rows}
+    fused = by[("fused", 12, "")]
     assert fused["samples_per_second"] == pytest.approx(25000)
     assert fused["speedup_vs_per_sample"] == pytest.approx(25.0)
     assert fused["vs_torch"] == pytest.approx(2.0)
+    assert fused["vs_jax"] == pytest.approx(1.25)  # over jax-scan (20,000/s), not jax-jit (16,000/s)
     assert fused["gflops"] == pytest.approx(50.0) and fused["pct_gemm"] == pytest.approx(25.0)
-    assert by[("per-sample-jit", 1)]["vs_torch"] == pytest.approx(10.0)
-    assert by[("batched", 12)]["vs_torch"] == pytest.approx(0.8)
-    # sorted by batch, then in the suite's implementation order
-    assert [(r["impl"], r["batch"]) for r in rows] == [
-        ("per-sample", 1), ("per-sample-jit", 1), ("torch", 1), ("batched", 12), ("fused", 12), ("torch", 12)]
-    table = report.format_table(rows, gemm)
+    assert fused["share_of_quiet"] is None
+    assert by[("per-sample-jit", 1, "")]["vs_torch"] == pytest.approx(10.0)
+    assert by[("per-sample-jit", 1, "")]["vs_jax"] == pytest.approx(2.0)
+    assert by[("batched", 12, "")]["vs_torch"] == pytest.approx(0.8)
+    assert by[("jax-jit", 12, "")]["vs_jax"] == pytest.approx(0.8)
+    assert by[("jax-scan", 12, "")]["vs_jax"] == pytest.approx(1.0)
+    assert by[("jax-scan", 12, "")]["vs_torch"] == pytest.approx(1.6)
+    # loaded rows: ratios against the peer under the same load, share of the quiet figure
+    busy = by[("fused", 12, "1 core busy")]
+    assert busy["samples_per_second"] == pytest.approx(6250)
+    assert busy["share_of_quiet"] == pytest.approx(0.25)
+    assert busy["vs_jax"] == pytest.approx(0.625)
+    assert busy["vs_torch"] is None and busy["speedup_vs_per_sample"] is None
+    assert by[("jax-scan", 12, "1 core busy")]["share_of_quiet"] == pytest.approx(0.5)
+    # sorted by batch, quiet before loaded, then in the suite's implementation order
+    assert [(r["impl"], r["batch"], r["load"]) for r in rows] == [
+        ("per-sample", 1, ""), ("per-sample-jit", 1, ""), ("torch", 1, ""), ("jax-jit", 1, ""),
+        ("jax-scan", 1, ""), ("batched", 12, ""), ("fused", 12, ""), ("torch", 12, ""), ("jax-jit", 12, ""),
+        ("jax-scan", 12, ""), ("fused", 12, "1 core busy"), ("jax-scan", 12, "1 core busy")]
+    table = report.format_table(rows, gemm, report.peer_versions(data))
     assert "25,000" in table and "GEMM rate float32: 200.0 GFLOP/s" in table
+    assert "x jax" in table.splitlines()[0]
+    assert "fused (1 core busy)" in table and "jax-scan (1 core busy)" in table
+    assert "seed float32 batch 12 fused ran at 6,250 samples/s, 25% of its 25,000 without the load" in table
+    assert "peers: jax 0.10.2, torch 2.13.0+cpu" in table
+    lines = table.splitlines()
+    assert len({len(line) for line in lines[:len(rows) + 2]}) == 1  # one column width for every row
+
+
+def _without(data, impls):
+    data["benchmarks"] = [b for b in data["benchmarks"] if b["extra_info"].get("impl") not in impls]
+    return data
 
 
 def test_report_without_torch_says_not_installed():
-    data = small_json()
-    data["benchmarks"] = [b for b in data["benchmarks"] if b["extra_info"].get("impl") != "torch"]
+    data = _without(small_json(), {"torch"})
     rows, gemm = report.build_rows(data, torch_installed=False)
     torch_rows = [r for r in rows if r["impl"] == "torch"]
-    assert {r["batch"] for r in torch_rows} == {1, 12}
+    assert {r["batch"] for r in torch_rows} == {1, 12}  # one per quiet batch; none for the loaded rows
+    assert all(r["samples_per_second"] is None for r in torch_rows)
     assert all(r["vs_torch"] == report.TORCH_MISSING for r in rows)
+    assert by_impl(rows, "jax-scan")[0]["vs_jax"] == pytest.approx(1.0)  # the other peer is unaffected
     assert "not installed" in report.format_table(rows, gemm)
+
+
+def by_impl(rows, impl):
+    return [r for r in rows if r["impl"] == impl]
+
+
+def test_report_without_jax_says_not_installed():
+    data = _without(small_json(), {"jax-jit", "jax-scan"})
+    rows, gemm = report.build_rows(data, jax_installed=False)
+    for impl in ("jax-jit", "jax-scan"):
+        assert [(r["batch"], r["load"], r["samples_per_second"], r["vs_jax"]) for r in by_impl(rows, impl)] == [
+            (1, "", None, report.MISSING), (12, "", None, report.MISSING)]
+        assert all(r["vs_torch"] is None for r in by_impl(rows, impl))
+    assert all(r["vs_jax"] == report.MISSING for r in rows)
+    table = report.format_table(rows, gemm)
+    missing = [line for line in table.splitlines() if line.split()[1:2] == ["jax-scan"]]
+    assert len(missing) == 2 and all(line.count("not installed") == 2 for line in missing)
+
+
+def test_report_without_either_peer_imports_neither(monkeypatch):
+    # None in sys.modules makes `import torch` / `import jax` raise ImportError.
+    for name in ("torch", "jax", "jaxlib"):
+        monkeypatch.setitem(sys.modules, name, None)
+    data = _without(small_json(), {"torch", "jax-jit", "jax-scan"})
+    rows, gemm = report.build_rows(data, torch_installed=False, jax_installed=False)
+    assert "not installed" in report.format_table(rows, gemm, report.peer_versions(data))
+    assert not workloads.torch_available()
+    from jitprop.bench import jax_workloads
+    assert not jax_workloads.jax_available()
 
 
 def test_every_suite_implementation_trains_like_the_reference():
@@ -75,7 +138,7 @@ def test_every_suite_implementation_trains_like_the_reference():
             ref_impl = "per-sample" if batch == 1 else "batched"
             ref, cost = workloads.make_net(arch, "float64")
             workloads.run_jitprop(ref_impl, ref, cost, x, y, batch, workloads.ARCHS[arch]["lr"])
-            impls = [i for i in workloads.IMPLS if i != "torch" and batch in workloads.batches_for(i)]
+            impls = [i for i in workloads.IMPLS if i not in workloads.PEERS and batch in workloads.batches_for(i)]
             for impl in impls:
                 net, cost = workloads.make_net(arch, "float64")
                 workloads.run_jitprop(impl, net, cost, x, y, batch, workloads.ARCHS[arch]["lr"])

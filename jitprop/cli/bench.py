@@ -3,14 +3,15 @@ import os
 import sys
 
 
-
 def add_bench(sub):
     p = sub.add_parser(
-        "bench", help="time every implementation side by side, with PyTorch and the GEMM rate",
+        "bench", help="time every implementation side by side, with PyTorch, JAX and the GEMM rate",
         description="Run the benchmark suite (pytest-benchmark) and print one table: implementation, dtype, "
-                    "batch size, samples per second, speedup over per-sample NumPy, ratio to PyTorch at the "
-                    "same batch size, GFLOP/s and percent of the GEMM rate measured in the same run. Every "
-                    "case is checked against the NumPy reference before it is timed.",
+                    "batch size, samples per second, speedup over per-sample NumPy, ratios to PyTorch and to "
+                    "JAX (the epoch as one lax.scan) at the same batch size, GFLOP/s and percent of the GEMM "
+                    "rate measured in the same run, and the seed network's batch-64 epoch with another process "
+                    "keeping one core busy. Every case is checked against the NumPy reference before it is "
+                    'timed. PyTorch and JAX are optional: pip install "jitprop[peers]".',
         epilog="The full run (50000 images, both networks, both dtypes) takes about half an hour on 2 cores; "
                "--quick uses 5000 images. pytest's own output goes to a log file next to the JSON.")
     p.add_argument("--quick", action="store_true", help="5000 training images instead of 50000")
@@ -18,7 +19,8 @@ def add_bench(sub):
     p.add_argument("--plot", metavar="PATH", help="draw samples/s against batch size to this PNG (needs matplotlib)")
     p.add_argument("--archs", default="seed,default", help="networks: seed (784-128-32-10 sigmoid/MSE), "
                                                          "default (784-512-10 ReLU/cross-entropy)")
-    p.add_argument("--impls", help="implementations (comma-separated; default all, PyTorch if installed)")
+    p.add_argument("--impls", help="implementations (comma-separated; default all, the peers torch, jax-jit "
+                                   "and jax-scan if installed)")
     p.add_argument("--dtypes", default="float32,float64", help="dtypes (comma-separated)")
     p.set_defaults(func=cmd_bench)
 
@@ -29,7 +31,7 @@ def cmd_bench(args):
     from pathlib import Path
 
     import jitprop.bench
-    from jitprop.bench import report, workloads
+    from jitprop.bench import jax_workloads, report, workloads
 
     if args.plot:
         try:
@@ -51,8 +53,13 @@ def cmd_bench(args):
         done = subprocess.run(cmd, stdout=f, stderr=None, env=dict(os.environ, PYTHONWARNINGS="ignore"))
     if not out.exists():
         raise SystemExit(f"jitprop bench: the suite did not finish (pytest exit {done.returncode}); see {log}")
-    rows, gemm = report.build_rows(report.load(out), torch_installed=workloads.torch_available())
-    print(report.format_table(rows, gemm))
+    # "not installed" rows only for the peers asked for
+    asked = args.impls.split(",") if args.impls else workloads.IMPLS
+    torch_installed = "torch" not in asked or workloads.torch_available()
+    jax_installed = not set(jax_workloads.JAX_IMPLS) & set(asked) or jax_workloads.jax_available()
+    data = report.load(out)
+    rows, gemm = report.build_rows(data, torch_installed=torch_installed, jax_installed=jax_installed)
+    print(report.format_table(rows, gemm, report.peer_versions(data)))
     if args.plot:
         report.plot(rows, args.plot)
         print(f"plot written to {args.plot}", file=sys.stderr)
