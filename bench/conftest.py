@@ -38,6 +38,10 @@ def pytest_generate_tests(metafunc):
         cases = [(arch, impl, dtype, b)
                  for arch in archs for dtype in dtypes for impl in impls for b in W.batches_for(impl)]
         metafunc.parametrize("workload", cases, ids=[f"{a}-{i}-{d}-b{b}" for a, i, d, b in cases])
+    if "kernel_dtype" in metafunc.fixturenames:
+        # kernel micro-benchmarks only when asked for ("kernels" in --impls, or no --impls filter)
+        wanted = "kernels" in opt("--impls").split(",") or opt("--impls") == ",".join(W.IMPLS)
+        metafunc.parametrize("kernel_dtype", dtypes if wanted else [])
     if "loaded_workload" in metafunc.fixturenames:
         cases = [c for c in LOADED if c[0] in archs and c[1] in impls and c[2] in dtypes]
         metafunc.parametrize("loaded_workload", cases, ids=[f"{a}-{i}-{d}-b{b}-busy" for a, i, d, b in cases])

@@ -1,31 +1,40 @@
-"""Kernel micro-benchmarks: each kernel against its NumPy twin at the shapes
-training uses (seed network, batch 12 and 1). Validated before timed."""
+"""Kernel micro-benchmarks: each kernel of the registry with benchmark shapes,
+against its NumPy twin, at the shapes training uses (seed and default
+networks). Validated before timed; only when `--impls` asks for "kernels"
+(or names no implementation filter) and the kernel's dtype is in --dtypes."""
 import numpy as np
 import pytest
 
-import jitprop.kernels as K
-import jitprop.kernels.reference as R
+from jitprop.kernels.registry import KERNELS
 from jitprop.threads import limit_threads
-from jitprop.verify import TOL, compare, make_inputs
+from jitprop.verify import compare, tolerance
 
-SHAPES = [(12, 784, 128), (12, 128, 32), (12, 32, 10), (1, 784, 128)]
-KERNELS = ["linear_sigmoid_forward", "linear_sigmoid_backward", "linear_relu_forward",
-           "linear_relu_backward", "softmax_cross_entropy", "mse", "sgd_update"]
+import jitprop.kernels.reference as R
+
+# The variants worth timing: the benchmark networks' activations and the two
+# optimizer families; the others run the same loops.
+TIMED_VARIANTS = (None, "sigmoid", "relu", "sgd", "adam")
+CASES = [(r, v, shape) for r in KERNELS if r.bench_shapes for v in r.variants if v in TIMED_VARIANTS
+         for shape in r.bench_shapes]
 
 
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("shape", SHAPES, ids=[f"b{b}-{i}x{o}" for b, i, o in SHAPES])
-@pytest.mark.parametrize("name", KERNELS)
+def _id(case):
+    r, v, (b, i, o) = case
+    return f"{r.name}{'' if v is None else '-' + v}-b{b}-{i}x{o}"
+
+
 @pytest.mark.parametrize("backend", ["numba", "numpy"])
-def test_kernel(benchmark, backend, name, shape, dtype):
-    dt = np.dtype(dtype).type
-    b, n_in, n_out = shape
-    args = make_inputs(name, np.random.default_rng(0), b, n_in, n_out, dt)
-    _, rel = compare(name, args, dt)
-    assert rel <= TOL[dt]
-    fn = getattr(K if backend == "numba" else R, name)
+@pytest.mark.parametrize("case", CASES, ids=[_id(c) for c in CASES])
+def test_kernel(benchmark, backend, case, kernel_dtype):
+    r, variant, (b, n_in, n_out) = case
+    dt = np.dtype(kernel_dtype).type
+    args = r.inputs(np.random.default_rng(0), b, max(n_in, 1), n_out, dt, variant)
+    _, rel = compare(r.name, args, dt)
+    assert rel <= tolerance(r, dt)
+    fn = r.compiled if backend == "numba" else getattr(R, r.name)
     with limit_threads(1):
         fn(*args)  # compile or load before timing
-        benchmark.group = f"{name} {dtype} b{b} {n_in}x{n_out}"
-        benchmark.extra_info.update(kind="kernel", kernel=name, backend=backend, dtype=dtype, shape=list(shape))
+        benchmark.group = f"{_id(case)} {kernel_dtype}"
+        benchmark.extra_info.update(kind="kernel", kernel=r.name, variant=variant, backend=backend,
+                                    dtype=kernel_dtype, shape=[b, n_in, n_out])
         benchmark(fn, *args)

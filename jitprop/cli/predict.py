@@ -34,9 +34,10 @@ def _test_set(path, header, net, command):
     from jitprop.model.checkpoint import check_data
     from jitprop.session import test_arrays
     data = check_data(path, header) or {}
+    from jitprop.data import DatasetUnavailable
     try:
         x, y = test_arrays(data, net.dtype)
-    except ValueError as exc:
+    except (ValueError, DatasetUnavailable) as exc:
         raise SystemExit(f"jitprop {command}: {path}: {exc}")
     if net.n_in is not None and x.shape[1] != net.n_in:
         raise SystemExit(f"jitprop {command}: {path}: the network takes {net.n_in} inputs but the "

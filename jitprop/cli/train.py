@@ -115,6 +115,7 @@ def config_from_args(args):
 
 def cmd_train(args):
     import jitprop
+    from jitprop.data import DatasetUnavailable
     from jitprop.files import PathBusy
     from jitprop.session import Run, RunError, check_output_path, write_summary
 
@@ -133,7 +134,7 @@ def cmd_train(args):
         run.build()
     except ConfigError as exc:
         raise UsageError(f"jitprop train: {exc}")
-    except (ValueError, TypeError, RunError) as exc:
+    except (ValueError, TypeError, RunError, DatasetUnavailable) as exc:
         raise SystemExit(f"jitprop train: {exc}")
     print(f"jitprop train: {run.net!r}", file=sys.stderr)
     first = "continuing at epoch " + str(run.start_epoch) if args.resume else "epochs 1"
