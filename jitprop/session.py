@@ -70,73 +70,45 @@ def check_output_path(flag, path):
 
 
 def load_data(cfg):
-    """The arrays a run trains on, in the config's dtype: x_train, y_train,
-    x_val, y_val (None without validation), x_test, y_test (None when the
-    split has no test set), mean, std, n_features, n_classes."""
-    from jitprop.data import mnist_arrays
-    dtype = np.dtype(cfg.dtype).type
-    kw = {}
-    for key, default in (("dataset", "mnist"), ("split", "holdout"), ("inputs", "standardize")):
-        if getattr(cfg, key) != default:
-            kw["scale" if key == "inputs" else key] = getattr(cfg, key)
-    if kw:
-        kw["seed"] = cfg.seed
+    """The arrays a run trains on, in the config's dtype (see
+    ``jitprop.data.dataset_arrays``): x_train, y_train, x_val, y_val (None
+    without validation), x_test, y_test (None when the split has no test set),
+    mean, std, n_features, n_classes."""
+    from jitprop.data import dataset_arrays
     try:
-        if cfg.data:
-            from jitprop.data import load_arrays
-            d = load_arrays(cfg.data, dtype=dtype, n_val=cfg.val_size, scale=cfg.inputs)
-        else:
-            d = mnist_arrays(dtype, cfg.val_size, **kw)
+        return dataset_arrays(cfg.data or cfg.dataset, np.dtype(cfg.dtype).type,
+                              None if cfg.split == "hamlet" else cfg.val_size, split=cfg.split, scale=cfg.inputs,
+                              seed=cfg.seed)
     except ValueError as exc:
         if str(exc).startswith("n_val:"):  # the data layer's name for --val-size
             raise ConfigError("--val-size", str(exc).split(": ", 1)[1]) from None
         raise
-    d = dict(d)
-    d.setdefault("n_features", d["x_train"].shape[1])
-    d.setdefault("n_classes", 10)
-    return d
 
 
 def raw_test_images(dataset):
-    """The test images of a named data set (uint8 rows) or a data file."""
-    if dataset in (None, "mnist"):
-        from jitprop.data import load_mnist
-        return load_mnist()[2]
-    if dataset == "fashion-mnist":
-        from jitprop.data import load_fashion_mnist
-        return load_fashion_mnist()[2]
-    from jitprop.data import load_arrays
-    d = load_arrays(dataset)
-    if d.get("x_test") is None:
+    """The test images (as stored) of a named data set or a data file."""
+    from jitprop.data import load_dataset
+    x = load_dataset(dataset or "mnist").x_test
+    if x is None:
         raise ValueError(f"the data file {dataset} has no x_test")
-    return d["x_test"]
+    return x
 
 
 def test_arrays(data, dtype):
     """The test set a checkpoint's network is scored on: its data set's test
     images, prepared as in training (``data``: the checkpoint's data record:
     dataset, inputs, mean, std), and the labels."""
-    from jitprop.data import standardize
-    dataset = data.get("dataset", "mnist")
-    if dataset in ("mnist", "fashion-mnist"):
-        if dataset == "mnist":
-            from jitprop.data import load_mnist as loader
-        else:
-            from jitprop.data import load_fashion_mnist as loader
-        _, _, x, y = loader()
-    else:
-        from jitprop.data import load_arrays
-        d = load_arrays(dataset)
-        if d.get("x_test") is None:
-            raise ValueError(f"the data file {dataset} has no x_test to score")
-        x, y = d["x_test"], d["y_test"]
+    from jitprop.data import load_dataset, standardize
+    d = load_dataset(data.get("dataset") or "mnist")
+    if d.x_test is None:
+        raise ValueError(f"the data file {d.source} has no x_test to score")
     if data.get("inputs") == "raw":
-        return np.asarray(x, dtype), y
+        return np.asarray(d.x_test, dtype), d.y_test
     if data.get("mean") is None or data.get("std") is None:
         raise ValueError("has no input statistics (data mean and std), so the test images cannot be standardised "
                          "the way the network was trained; save it with jitprop.save_checkpoint(path, net, "
                          "data=dict(mean=..., std=...)) (mnist_arrays returns both), or train with --save")
-    return standardize(x, data["mean"], data["std"], dtype)[0], y
+    return standardize(d.x_test, data["mean"], data["std"], dtype)[0], d.y_test
 
 
 def _versions():
@@ -212,7 +184,7 @@ class Run:
         """Load the data and build (or restore) the network, cost, optimizer
         and schedule. Returns self."""
         import jitprop
-        from jitprop.model.optim import Adam, SGD, make_optimizer
+        from jitprop.model.optim import make_optimizer
         from jitprop.model.schedules import SCHEDULES
         cfg = self.config
         self.data = d = load_data(cfg)
@@ -242,11 +214,7 @@ class Run:
                                f"std {saved['std']} then, {d['mean']} {d['std']} now)")
         else:
             self.net = jitprop.mlp(sizes, cfg.activation, cfg.output, cfg.init_value, cfg.seed, backend, dtype)
-            if cfg.optimizer == "adam":
-                self.optimizer = Adam(cfg.lr, cfg.beta1, cfg.beta2, cfg.eps, cfg.weight_decay,
-                                      cfg.decoupled_weight_decay)
-            else:
-                self.optimizer = SGD(cfg.lr, cfg.momentum, cfg.nesterov, cfg.weight_decay)
+            self.optimizer = optimizer_from_config(cfg)
             self.start_epoch, self.rng_state, self.past = 1, None, []
         kind = SCHEDULES[cfg.schedule]
         params = {"exponential": dict(gamma=cfg.lr_decay), "step": dict(step_size=cfg.step_size, gamma=cfg.lr_decay),
@@ -376,6 +344,19 @@ class Run:
             result.saved_epoch = read_checkpoint(where)[0]["epoch"]
         except CheckpointError:
             result.saved_epoch = None
+
+
+def optimizer_from_config(cfg):
+    """The optimizer a RunConfig names, with the settings its class takes
+    (its constructor's parameter names are RunConfig fields; ``decoupled``
+    is --decoupled-weight-decay)."""
+    import inspect
+
+    from jitprop.model.optim import OPTIMIZER_CLASSES
+    cls = OPTIMIZER_CLASSES[cfg.optimizer]
+    names = {"decoupled": "decoupled_weight_decay"}
+    kw = {p: getattr(cfg, names.get(p, p)) for p in inspect.signature(cls).parameters}
+    return cls(**kw)
 
 
 def _epoch_on_disk(path):
