@@ -5,15 +5,40 @@ kernels each checked against a pure-NumPy twin.
     net = jitprop.mlp([784, 128, 10], activation="relu", output="softmax")
     history = jitprop.train(net, jitprop.CrossEntropy(), x, labels, epochs=5,
                             optimizer=jitprop.Adam(lr=1e-3))
-"""
-from importlib.metadata import PackageNotFoundError, version as _version
 
-from jitprop.model import *  # noqa: F401,F403  (the public API is model.__all__)
-from jitprop.model import __all__ as _model_all
+The names below are imported on first use, so ``import jitprop`` (and the
+command's ``--help`` and ``--version``) does not load Numba.
+"""
+from importlib import import_module
+from importlib.metadata import PackageNotFoundError, version as _version
 
 try:
     __version__ = _version("jitprop")
-except PackageNotFoundError:  # running from a source tree that is not installed
+except PackageNotFoundError:  # a source tree that is not installed
     __version__ = "0+unknown"
 
-__all__ = [*_model_all, "__version__"]
+# name -> the module that defines it
+_LAZY = {
+    **{name: "jitprop.model" for name in (
+        "ACTIVATION_NAMES", "mlp", "parse_layers", "CheckpointError", "load", "read_checkpoint", "save_checkpoint",
+        "Cost", "CrossEntropy", "Hinge", "MeanSquareError", "IMPLS", "Activation", "Dropout", "Identity", "Layer",
+        "LeakyReLU", "Linear", "ReLU", "Sigmoid", "SoftMax", "Tanh", "Network", "SGD", "Adam", "Optimizer",
+        "l2_term", "Constant", "Cosine", "Exponential", "Schedule", "Step", "History", "TrainingDiverged",
+        "accuracy", "evaluate", "train")},
+    "RunConfig": "jitprop.config", "ConfigError": "jitprop.config", "PRESETS": "jitprop.config",
+    "Run": "jitprop.session", "RunResult": "jitprop.session", "run": "jitprop.session",
+}
+
+__all__ = [*_LAZY, "__version__"]
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        value = getattr(import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'jitprop' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))

@@ -1,4 +1,5 @@
-"""Numba options shared by every kernel in jitprop.
+"""Numba options shared by every kernel in jitprop, and a cache that a damaged
+file cannot break.
 
 Every ``@njit`` in the package is made with :func:`jit`, so the options live in
 one place and ``tests/test_kernel_config.py`` can check that none was missed.
@@ -6,8 +7,20 @@ one place and ``tests/test_kernel_config.py`` can check that none was missed.
 ``fastmath`` is a flag set rather than ``True``: ``True`` adds ``nnan`` and
 ``ninf``, which let LLVM delete the ``isfinite`` checks the trainers rely on to
 stop on a diverging run.
+
+Compiled code is cached on disk (Numba's ``cache=True`` locations: beside the
+source, or ``$NUMBA_CACHE_DIR``). :class:`RobustCache` makes that safe: a
+damaged cache entry (garbage, truncated) is moved aside to ``*.corrupt`` and
+the kernel compiled again, with one line saying so, instead of breaking every
+later run; a cache that cannot be written is skipped; and when no location is
+writable at all the kernels compile without a cache.
 """
+import glob
+import os
+import sys
+
 import numba
+from numba.core.caching import FunctionCache
 
 FASTMATH = frozenset({"nsz", "arcp", "contract", "afn", "reassoc"})
 # For code whose rounding is part of the algorithm (the split-constant range
@@ -24,17 +37,66 @@ OPTIONS = {
 }
 
 JITTED = []
+_said = set()
+
+
+def _say_once(key, message):
+    if key not in _said:
+        _said.add(key)
+        try:
+            print(f"jitprop: {message}", file=sys.stderr, flush=True)
+        except (OSError, ValueError, AttributeError):  # no stderr
+            pass
+
+
+class RobustCache(FunctionCache):
+    """Numba's per-function disk cache, made safe against damaged entries and
+    unwritable folders."""
+
+    def load_overload(self, sig, target_context):
+        try:
+            return super().load_overload(sig, target_context)
+        except Exception as exc:  # any damage: unpickling, truncation, bad values
+            self._move_aside(exc)
+            return None
+
+    def save_overload(self, sig, data):
+        try:
+            super().save_overload(sig, data)
+        except OSError as exc:
+            _say_once("save:" + str(self.cache_path), f"cannot write the compiled-kernel cache in {self.cache_path} "
+                                                       f"({exc.strerror or exc}); kernels will compile on every run")
+
+    def _move_aside(self, exc):
+        index = self._cache_file._index_path
+        moved = []
+        for path in [index, *glob.glob(index[:-len(".nbi")] + ".*.nbc")]:
+            try:
+                os.replace(path, path + ".corrupt")
+                moved.append(os.path.basename(path))
+            except OSError:
+                pass
+        _say_once("bad:" + index, f"the compiled-kernel cache entry {os.path.basename(index)} in "
+                                   f"{self.cache_path} was damaged ({type(exc).__name__}); moved "
+                                   f"{len(moved)} file(s) aside to *.corrupt and compiling again")
+
+
+def _compile(fn, fastmath):
+    disp = numba.njit(**{**OPTIONS, "cache": False, "fastmath": set(fastmath)})(fn)
+    try:
+        disp._cache = RobustCache(disp.py_func)
+    except RuntimeError as exc:  # "no locator available": nowhere writable to keep compiled code
+        _say_once("nocache", f"no writable place for the compiled-kernel cache ({exc}); compiling without "
+                             "one (set NUMBA_CACHE_DIR to a writable folder to keep compiled kernels)")
+    JITTED.append(disp)
+    return disp
 
 
 def jit(fn):
-    """Compile ``fn`` with :data:`OPTIONS` and register it for the config check."""
-    compiled = numba.njit(**OPTIONS)(fn)
-    JITTED.append(compiled)
-    return compiled
+    """Compile ``fn`` with :data:`OPTIONS` (cached) and register it for the config check."""
+    return _compile(fn, FASTMATH)
 
 
 def jit_exact(fn):
     """As :func:`jit`, with :data:`EXACT_FASTMATH` (no reassociation)."""
-    compiled = numba.njit(**{**OPTIONS, "fastmath": set(EXACT_FASTMATH)})(fn)
-    JITTED.append(compiled)
-    return compiled
+    return _compile(fn, EXACT_FASTMATH)

@@ -80,7 +80,7 @@ def exp_nonpositive(x):
     raise TypeError("exp_nonpositive is for compiled code; use np.exp in Python")
 
 
-@overload(exp_nonpositive, jit_options=OPTIONS)
+@overload(exp_nonpositive, jit_options={k: v for k, v in OPTIONS.items() if k != "cache"})
 def _exp_nonpositive_overload(x):
     if x == types.float32:
         return lambda x: _exp_nonpositive_f32(x)

@@ -32,7 +32,7 @@ def test_every_jitted_function_uses_the_config_options():
     for name, disp in found:
         opts = disp.targetoptions
         wanted = config.EXACT_FASTMATH if disp.__module__ in EXACT_MODULES else config.FASTMATH
-        assert type(disp._cache).__name__ == "FunctionCache", name  # cache=True
+        assert isinstance(disp._cache, config.RobustCache), name  # cached, damage-proof
         assert opts.get("nogil") is True and opts.get("error_model") == "numpy", name
         assert set(opts.get("fastmath")) == set(wanted), name
         assert "nnan" not in opts.get("fastmath") and "ninf" not in opts.get("fastmath"), name
@@ -90,3 +90,42 @@ def test_njit_appears_only_in_kernels():
 def test_checked_wrappers_name_the_argument_instead_of_crashing(call, match):
     with pytest.raises((ValueError, TypeError), match=match):
         call()
+
+
+def _run(code, env_extra, tmp_path):
+    import os
+    import subprocess
+    import sys
+    env = dict(os.environ, **env_extra)
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path,
+                          timeout=600)
+
+
+SMALL_KERNEL = ("import numpy as np, jitprop.kernels as K; o = np.empty((2, 3)); "
+                "K.activation_forward(o, np.ones((2, 3)), 1); print(round(float(o[0, 0]), 6))")
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated"])
+def test_a_damaged_cache_entry_is_moved_aside_and_recompiled(tmp_path, damage):
+    cache = tmp_path / "cache"
+    env = {"NUMBA_CACHE_DIR": str(cache)}
+    first = _run(SMALL_KERNEL, env, tmp_path)
+    assert first.returncode == 0 and first.stdout.strip() == "0.731059", first.stderr
+    files = [p for p in cache.rglob("*") if p.suffix in (".nbi", ".nbc")]
+    assert files
+    for p in files:
+        p.write_bytes(b"garbage\n" if damage == "garbage" else p.read_bytes()[:20])
+    second = _run(SMALL_KERNEL, env, tmp_path)
+    assert second.returncode == 0 and second.stdout.strip() == "0.731059", second.stderr
+    assert "was damaged" in second.stderr and "compiling again" in second.stderr
+    assert list(cache.rglob("*.corrupt"))
+    third = _run(SMALL_KERNEL, env, tmp_path)
+    assert third.returncode == 0 and "damaged" not in third.stderr  # the fresh entries load
+
+
+def test_with_nowhere_to_cache_the_kernels_still_run(tmp_path):
+    code = ("import numba.core.caching as c; c.CacheImpl._locator_classes = []; " + SMALL_KERNEL +
+            "; import jitprop; print(jitprop.__version__)")
+    done = _run(code, {}, tmp_path)
+    assert done.returncode == 0 and done.stdout.splitlines()[0] == "0.731059", done.stderr
+    assert "compiling without one" in done.stderr and "Traceback" not in done.stderr

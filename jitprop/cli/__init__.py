@@ -4,7 +4,6 @@ import contextlib
 import os
 import sys
 
-from jitprop.cli import bench, data, experiment, predict, train, verify
 from jitprop.cli.common import UsageError
 
 
@@ -14,6 +13,7 @@ def _version():
 
 
 def build_parser():
+    from jitprop.cli import bench, data, experiment, predict, train, verify
     parser = argparse.ArgumentParser(
         prog="jitprop",
         description="Backpropagation for multilayer perceptrons with Numba-compiled CPU kernels, "
@@ -32,6 +32,10 @@ def build_parser():
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv == ["--version"]:  # answered without loading the kernels
+        print(f"jitprop {_version()}")
+        return 0
     try:
         args = build_parser().parse_args(argv)
         return args.func(args)
