@@ -136,7 +136,7 @@ def plot(rows, path):
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError as exc:
-        raise ImportError('--plot needs matplotlib: pip install -e ".[plot]"') from exc
+        raise ImportError('--plot needs matplotlib: pip install "jitprop[plot]"') from exc
     rows = [r for r in rows if not r["load"]]  # the machine as it is; loaded rows are in the table
     panels = sorted({(r["arch"], r["dtype"]) for r in rows if r["samples_per_second"]})
     ncols = min(2, len(panels))

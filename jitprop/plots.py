@@ -1,8 +1,8 @@
 """Pictures: learning curves, weight histograms, prediction galleries, and the
-experiments' plots. matplotlib is optional (``pip install -e ".[plot]"``)."""
+experiments' plots. matplotlib is optional (``pip install "jitprop[plot]"``)."""
 import numpy as np
 
-INSTALL_HINT = 'this needs matplotlib: pip install -e ".[plot]"  (or pip install matplotlib)'
+INSTALL_HINT = 'this needs matplotlib: pip install "jitprop[plot]"  (or pip install matplotlib)'
 
 
 class PlotUnavailable(ImportError):

@@ -85,6 +85,6 @@ def test_without_matplotlib_the_flags_say_how_to_install(monkeypatch, tmp_path):
     for argv in (["experiment", "universal", "--plot", str(tmp_path / "u.png")],
                  ["experiment", "circles", "--plot", str(tmp_path / "c.png")],
                  ["train", "--plot", str(tmp_path / "t.png")]):
-        with pytest.raises(SystemExit, match=r'pip install -e "\.\[plot\]"'):
+        with pytest.raises(SystemExit, match=r'pip install "jitprop\[plot\]"'):
             main(argv)
     assert list(tmp_path.iterdir()) == []

@@ -37,7 +37,7 @@ def cmd_bench(args):
         try:
             import matplotlib  # noqa: F401
         except ImportError:
-            raise SystemExit('jitprop bench: --plot needs matplotlib: pip install -e ".[plot]"')
+            raise SystemExit('jitprop bench: --plot needs matplotlib: pip install "jitprop[plot]"')
     out = Path(args.json) if args.json else Path(tempfile.mkdtemp(prefix="jitprop-bench-")) / "bench.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     log = out.with_suffix(".log")
