@@ -59,6 +59,9 @@ def check_array(name, x, dtype, ndim=2, shape=None, finite=True):
     """
     if not isinstance(x, np.ndarray):
         raise TypeError(f"{name}: expected a numpy array of {np.dtype(dtype)}, got {type(x).__name__}")
+    if isinstance(x, np.ma.MaskedArray):
+        raise TypeError(f"{name}: expected a plain numpy array, got a masked array (its masked-out values would be "
+                        "used); pass x.filled(value) or drop the masked rows")
     if x.dtype != np.dtype(dtype):
         hint = ""
         if x.dtype.kind in "fiu":
@@ -103,3 +106,24 @@ def check_labels(name, labels, n_classes=10):
         bad = labels[(labels < 0) | (labels >= n_classes)][0]
         raise ValueError(f"{name}: expected labels in 0..{n_classes - 1}, got {int(bad)}")
     return labels
+
+
+def allocate(name, shape, dtype):
+    """``np.zeros(shape, dtype)``, or a MemoryError saying how much ``name``
+    needs, instead of NumPy's bare one."""
+    n = 1
+    for s in shape:
+        n *= int(s)
+    need = n * np.dtype(dtype).itemsize
+    try:
+        return np.zeros(shape, dtype)
+    except (MemoryError, ValueError) as exc:
+        raise MemoryError(f"{name}: needs {_bytes(need)} for {n:,} {np.dtype(dtype).name} values, "
+                          f"more than this machine can give ({type(exc).__name__})") from None
+
+
+def _bytes(n):
+    for unit in ("bytes", "KB", "MB", "GB", "TB", "PB"):
+        if n < 1024 or unit == "PB":
+            return f"{n:,.1f} {unit}" if unit != "bytes" else f"{n} bytes"
+        n /= 1024

@@ -18,6 +18,7 @@ never overwritten unless asked (``overwrite=True``).
 """
 import json
 import math
+import os
 import zipfile
 from pathlib import Path
 
@@ -127,8 +128,11 @@ def _member_array(path, z, name, max_bytes, want_shape=None, want_dtype=None):
         if dtype.hasobject:
             _fail(path, f"{name} holds Python objects; jitprop checkpoints never do (not loaded)")
         n = math.prod(shape) if shape else 1
-        if n * dtype.itemsize > max_bytes:
+        if n * dtype.itemsize > min(max_bytes, _memory_limit()):
             _fail(path, f"{name} declares {shape} {dtype} ({n * dtype.itemsize:,} bytes), more than allowed here")
+        if info.file_size < n * dtype.itemsize:
+            _fail(path, f"{name} declares {n * dtype.itemsize:,} bytes of data but the file holds {info.file_size:,} "
+                        "(truncated or forged)")
         if want_shape is not None and (tuple(shape) != tuple(want_shape) or dtype != want_dtype):
             _fail(path, f"{name}: expected {tuple(want_shape)} {want_dtype} for these layers, got {tuple(shape)} {dtype}")
         try:
@@ -139,6 +143,14 @@ def _member_array(path, z, name, max_bytes, want_shape=None, want_dtype=None):
             _fail(path, f"{name} is truncated ({len(data)} of {n * dtype.itemsize} bytes)")
         arr = np.frombuffer(data, dtype).reshape(shape, order="F" if fortran else "C")
         return arr.copy(order="C")
+
+
+def _memory_limit():
+    """Half the machine's memory: no checkpoint array may ask for more."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2
+    except (ValueError, OSError, AttributeError):
+        return 1 << 34
 
 
 def _positive_int(path, what, v, limit):

@@ -15,7 +15,7 @@ need_d_in)`` and ``_infer(x, ops)`` (keeps nothing: prediction).
 """
 import numpy as np
 
-from jitprop.checks import check_array, check_backend, check_dtype, check_positive_int, check_scalar
+from jitprop.checks import allocate, check_array, check_backend, check_dtype, check_positive_int, check_scalar
 from jitprop.kernels.activations import ACTIVATIONS, IDENTITY
 from jitprop.kernels.optimizers import SGD, hyper_vector
 from jitprop.model.backend import DEFAULT_BACKEND, ops
@@ -97,9 +97,14 @@ class Linear(Layer):
                 raise TypeError(f"rng: expected a numpy.random.Generator or a non-negative int seed, got {rng!r}")
             rng = np.random.default_rng(int(rng))
         size = self.n_out * self.n_in + self.n_out
-        self._bind(np.zeros(size, self.dtype), np.zeros(size, self.dtype))
+        what = f"Linear({self.n_in}, {self.n_out})"
+        self._bind(allocate(f"{what} parameters", (size,), self.dtype), allocate(f"{what} gradients", (size,), self.dtype))
         normal = rng.normal if rng is not None else np.random.normal
-        self.w = normal(0.0, self.initial_sigma, (self.n_out, self.n_in))
+        try:
+            self.w = normal(0.0, self.initial_sigma, (self.n_out, self.n_in))
+        except MemoryError:
+            raise MemoryError(f"{what}: drawing its initial weights needs {8 * self.n_out * self.n_in:,} more "
+                              "bytes than this machine can give") from None
         self.x_in = None
         self.owner = None  # the Network whose buffer holds the parameters
 

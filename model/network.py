@@ -18,7 +18,7 @@ import weakref
 
 import numpy as np
 
-from jitprop.checks import check_array, check_backend, check_positive_int
+from jitprop.checks import allocate, check_array, check_backend, check_positive_int
 from jitprop.model.backend import ops
 from jitprop.model.layers import Activation, Layer, Linear, SoftMax, is_custom, sgd_step
 
@@ -109,8 +109,8 @@ class Network(Layer):
 
     def _rehome(self):
         total = sum(l.n_parameters for l in self.linears)
-        self.params = np.zeros(total, self.dtype)
-        self.grads = np.zeros(total, self.dtype)
+        self.params = allocate("Network parameters", (total,), self.dtype)
+        self.grads = allocate("Network gradients", (total,), self.dtype)
         start = 0
         for l in self.linears:
             k = l.n_parameters

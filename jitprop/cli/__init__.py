@@ -1,8 +1,17 @@
 """The ``jitprop`` command: one module per subcommand."""
-import argparse
-import contextlib
 import os
+import signal
 import sys
+
+# Run as the command: a Ctrl-C before main() runs (while Python imports) ends
+# the process quietly with the usual status instead of a KeyboardInterrupt
+# traceback. (Imported as a library, nothing changes.)
+if sys.argv and (os.path.basename(sys.argv[0]) == "jitprop"
+                 or sys.argv[0].endswith(os.path.join("jitprop", "__main__.py"))):
+    signal.signal(signal.SIGINT, lambda signum, frame: os._exit(130))
+
+import argparse  # noqa: E402
+import contextlib  # noqa: E402
 
 from jitprop.cli.common import UsageError
 
@@ -33,6 +42,10 @@ def build_parser():
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
+    if sys.stderr is None:  # started with stderr closed (`jitprop train 2>&-`)
+        sys.stderr = open(os.devnull, "w")
+    if threading_main():
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C is a KeyboardInterrupt again (see top)
     if argv == ["--version"]:  # answered without loading the kernels
         print(f"jitprop {_version()}")
         return 0
@@ -46,10 +59,16 @@ def main(argv=None):
         _say("jitprop: interrupted")
         return 130
     except BrokenPipeError:
-        # the reader went away (`jitprop train | head -1`): stop quietly
+        # the reader went away (`jitprop train | head -1`): stop quietly, and
+        # keep Python's final flush of stdout from complaining about it
         with contextlib.suppress(OSError):
-            sys.stdout = open(os.devnull, "w")
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+
+
+def threading_main():
+    import threading
+    return threading.current_thread() is threading.main_thread()
 
 
 def _say(message):

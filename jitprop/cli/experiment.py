@@ -3,7 +3,7 @@ import sys
 
 import numpy as np
 
-from jitprop.cli.common import need_matplotlib
+from jitprop.cli.common import UsageError, need_matplotlib, nonneg_float, nonneg_int, positive_float, positive_int
 
 
 def add_experiment(sub):
@@ -17,10 +17,10 @@ def add_experiment(sub):
                                     "(hinge + L2 term) per step.")
     c.add_argument("--layers", default="2,16,16,1", help="widths, 2 inputs and 1 output (default 2,16,16,1)")
     c.add_argument("--activation", choices=["relu", "sigmoid"], default="relu")
-    c.add_argument("--steps", type=int, default=100)
-    c.add_argument("--lr", type=float, default=0.1)
-    c.add_argument("--weight-decay", type=float, default=0.01)
-    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--steps", type=positive_int, default=100, help="full-batch steps (default 100)")
+    c.add_argument("--lr", type=positive_float, default=0.1, help="learning rate (default 0.1)")
+    c.add_argument("--weight-decay", type=nonneg_float, default=0.01, help="decoupled weight decay (default 0.01)")
+    c.add_argument("--seed", type=nonneg_int, default=0, help="seeds the data and the initial weights (default 0)")
     c.add_argument("--plot", metavar="PATH.png", help="the points coloured by prediction, with the decision boundary")
     c.set_defaults(func=cmd_circles)
     d = esub.add_parser("digits", help="scikit-learn's 8x8 digits, 70/30 split (needs scikit-learn)",
@@ -28,17 +28,17 @@ def add_experiment(sub):
                                     "prints the test accuracy. Needs scikit-learn.")
     d.add_argument("--layers", default="64,64,10", help="widths, 64 inputs and 10 outputs (default 64,64,10)")
     d.add_argument("--activation", choices=["relu", "sigmoid"], default="relu")
-    d.add_argument("--epochs", type=int, default=30)
-    d.add_argument("--batch-size", type=int, default=16)
-    d.add_argument("--lr", type=float, default=0.01)
-    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--epochs", type=positive_int, default=30, help="epochs (default 30)")
+    d.add_argument("--batch-size", type=positive_int, default=16, help="minibatch size (default 16)")
+    d.add_argument("--lr", type=positive_float, default=0.01, help="learning rate (default 0.01)")
+    d.add_argument("--seed", type=nonneg_int, default=0, help="seeds the split and the initial weights (default 0)")
     d.set_defaults(func=cmd_digits)
     u = esub.add_parser("universal", help="Homework 1's boxes: step neurons approximating a smooth function",
                         description="Two step-activation neurons make a box of height h and width delta; a sum "
                                     "of n boxes approximates f on [-B, B]. Prints the error as n doubles.")
     u.add_argument("--function", choices=["sin", "bump", "wave"], default="sin")
-    u.add_argument("--bound", type=float, default=3.0, help="B: approximate on [-B, B] (default 3)")
-    u.add_argument("--max-boxes", type=int, default=256, help="double the boxes from 4 up to this (default 256)")
+    u.add_argument("--bound", type=positive_float, default=3.0, help="B: approximate on [-B, B] (default 3)")
+    u.add_argument("--max-boxes", type=positive_int, default=256, help="double the boxes from 4 up to this (default 256)")
     u.add_argument("--plot", metavar="PATH.png", help="f and its box sums for 4, 16 and 64 boxes")
     u.set_defaults(func=cmd_universal)
 
@@ -81,9 +81,8 @@ def cmd_universal(args):
     from jitprop import experiments
     if args.plot:
         need_matplotlib("experiment universal --plot")
-    if args.max_boxes < 4 or args.bound <= 0:
-        raise SystemExit("jitprop experiment universal: expected --max-boxes >= 4 and --bound > 0, "
-                         f"got {args.max_boxes} and {args.bound}")
+    if args.max_boxes < 4:
+        raise UsageError(f"jitprop experiment universal: --max-boxes: expected an integer >= 4, got {args.max_boxes}")
     counts = [4]
     while counts[-1] * 2 <= args.max_boxes:
         counts.append(counts[-1] * 2)

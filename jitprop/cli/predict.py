@@ -3,7 +3,7 @@ import sys
 
 import numpy as np
 
-from jitprop.cli.common import UsageError, need_matplotlib
+from jitprop.cli.common import UsageError, need_matplotlib, positive_int
 from jitprop.config import ConfigError
 from jitprop.session import check_output_path
 
@@ -61,7 +61,7 @@ def add_inspect(sub):
     p.add_argument("--weights", metavar="PATH.png", help="a histogram of the weights of each layer")
     p.add_argument("--predictions", metavar="PATH.png", help="test images with the predicted class and the "
                                                               "softmax probabilities; misclassified ones in red")
-    p.add_argument("--count", type=int, default=12, help="images in the gallery (default 12: the first test "
+    p.add_argument("--count", type=positive_int, default=12, help="images in the gallery (default 12: the first test "
                                                         "images, plus misclassified ones for half of them)")
     p.set_defaults(func=cmd_inspect)
 

@@ -143,6 +143,8 @@ def cmd_train(args):
           f"{run.data['x_train'].shape[0]} training rows", file=sys.stderr)
     try:
         result = run.train()
+    except BrokenPipeError:
+        raise
     except PathBusy as exc:
         raise SystemExit(f"jitprop train: --save: {exc}")
     except jitprop.TrainingDiverged as exc:

@@ -1,4 +1,5 @@
 """`jitprop verify`: every compiled kernel against its NumPy twin."""
+from jitprop.cli.common import nonneg_int
 
 
 def add_verify(sub):
@@ -6,7 +7,7 @@ def add_verify(sub):
                        description="Run every kernel and its NumPy twin on random inputs over many shapes, "
                                    "in float64 and float32, and print the largest differences. "
                                    "Exit status 1 if any exceeds its tolerance.")
-    p.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
+    p.add_argument("--seed", type=nonneg_int, default=0, help="seed of the random inputs (default 0)")
     p.add_argument("--quick", action="store_true", help="fewer shapes")
     p.set_defaults(func=cmd_verify)
 
