@@ -12,9 +12,9 @@ def add_experiment(sub):
                                    "approximation by boxes.")
     esub = p.add_subparsers(dest="name", required=True, metavar="EXPERIMENT")
     c = esub.add_parser("circles", help="two circles, hinge loss, full-batch SGD with weight decay",
-                        description="Assignment 1's two-circles task: hinge loss, weight decay 0.01 (decoupled, "
-                                    "w -= lr * dw + wd * w), SGD lr 0.1, 100 full-batch steps. Prints the loss "
-                                    "(hinge + L2 term) per step.")
+                        description="Assignment 1's two-circles task with its own classes (jitprop.sequential): "
+                                    "hinge loss, weight decay 0.01 (decoupled, w -= lr * dw + wd * w), SGD lr 0.1, "
+                                    "100 full-batch steps. Prints the loss (hinge + L2 term) per step.")
     c.add_argument("--layers", default="2,16,16,1", help="widths, 2 inputs and 1 output (default 2,16,16,1)")
     c.add_argument("--activation", choices=["relu", "sigmoid"], default="relu")
     c.add_argument("--steps", type=positive_int, default=100, help="full-batch steps (default 100)")
@@ -24,8 +24,9 @@ def add_experiment(sub):
     c.add_argument("--plot", metavar="PATH.png", help="the points coloured by prediction, with the decision boundary")
     c.set_defaults(func=cmd_circles)
     d = esub.add_parser("digits", help="scikit-learn's 8x8 digits, 70/30 split (needs scikit-learn)",
-                        description="Assignment 1's 8x8 digits: a 70/30 split, softmax + cross-entropy; "
-                                    "prints the test accuracy. Needs scikit-learn.")
+                        description="Assignment 1's 8x8 digits with its own classes (jitprop.sequential): a "
+                                    "70/30 split, raw 0..16 pixels, hinge loss on one-hot targets in {-1, +1}, "
+                                    "minibatch SGD; prints the test accuracy. Needs scikit-learn.")
     d.add_argument("--layers", default="64,64,10", help="widths, 64 inputs and 10 outputs (default 64,64,10)")
     d.add_argument("--activation", choices=["relu", "sigmoid"], default="relu")
     d.add_argument("--epochs", type=positive_int, default=30, help="epochs (default 30)")
@@ -56,7 +57,8 @@ def cmd_circles(args):
         raise SystemExit(f"jitprop experiment circles: {exc}")
     if args.plot:
         from jitprop.plots import decision_boundary
-        decision_boundary(net.predict, x, y, args.plot, title=f"two circles, {args.layers} {args.activation}")
+        decision_boundary(lambda points: experiments.predict(net, points), x, y, args.plot,
+                          title=f"two circles, {args.layers} {args.activation}")
         print(f"plot: {args.plot}", file=sys.stderr)
     print(f"training accuracy: {100 * acc:.1f}%")
     return 0
