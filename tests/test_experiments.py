@@ -48,14 +48,18 @@ def test_circles_runs_assignment_1s_classes():
 
 
 @pytest.mark.parametrize("argv, match", [
-    (["--lr", "0"], r"lr: expected a number > 0"),  # was a ZeroDivisionError (issue 15)
-    (["--steps", "-5"], r"steps: expected an integer >= 1, got -5"),  # ran zero steps (issue 15)
-    (["--seed", "-1"], r"seed: expected an integer >= 0, got -1"),
-    (["--weight-decay", "-0.1"], r"weight_decay: expected a number >= 0"),
+    (["circles", "--lr", "0"], "argument --lr: expected a finite number > 0, got '0'"),  # was a ZeroDivisionError
+    (["circles", "--steps", "-5"], "argument --steps: expected an integer >= 1, got '-5'"),  # ran zero steps
+    (["circles", "--seed", "-1"], "argument --seed: expected an integer >= 0, got '-1'"),
+    (["circles", "--weight-decay", "-0.1"], "argument --weight-decay: expected a finite number >= 0, got '-0.1'"),
+    (["universal", "--bound", "nan"], "argument --bound: expected a finite number > 0, got 'nan'"),  # printed NaNs
+    (["digits", "--batch-size", "0"], "argument --batch-size: expected an integer >= 1, got '0'"),
 ])
-def test_circles_bad_arguments_are_one_line(argv, match):
-    with pytest.raises(SystemExit, match=r"jitprop experiment circles: " + match):
-        main(["experiment", "circles", *argv])
+def test_bad_experiment_arguments_are_usage_errors(argv, match, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["experiment", *argv])
+    assert exc.value.code == 2
+    assert match in capsys.readouterr().err
 
 
 def test_digits_accuracy():

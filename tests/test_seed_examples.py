@@ -115,10 +115,6 @@ def test_l2_of_a_models_parameters():
     assert l2_regularizer(0.01, params) == pytest.approx(want, rel=1e-14)
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError,
-                   reason="data/transforms.py:vectorize takes only an array of labels today; it is being "
-                          "changed on another branch (data/ is not this branch's). Strict: this test fails "
-                          "once that lands, so remove this mark then.")
 def test_hamlet_vectorize_takes_a_plain_int():
     # HaMLeT S6: vectorize(j) -> a (1, 10) row, one-hot at int(j)
     from jitprop.data import vectorize
