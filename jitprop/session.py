@@ -235,9 +235,14 @@ class Run:
 
     def _save(self, path, state, overwrite=None):
         from jitprop.model.checkpoint import save_checkpoint
-        with deferred_sigint():
-            save_checkpoint(path, self.net, optimizer=self.optimizer, run_id=self.run_id,
-                            overwrite=self.overwrite if overwrite is None else overwrite, **state)
+        try:
+            with deferred_sigint():
+                save_checkpoint(path, self.net, optimizer=self.optimizer, run_id=self.run_id,
+                                overwrite=self.overwrite if overwrite is None else overwrite, **state)
+        except OSError as exc:
+            held = _epoch_on_disk(path) if Path(path).exists() else None
+            kept = f"it still holds epoch {held}" if held is not None else "nothing was written"
+            raise RunError(f"--save: writing {path} failed ({exc.strerror or exc}); {kept}") from None
 
     def _log(self, record):
         if self.log_path is None:

@@ -203,3 +203,47 @@ def test_a_checkpoint_from_save_checkpoint_says_what_it_lacks(mnist, tmp_path):
     full = save_checkpoint(tmp_path / "full.npz", net, data=dict(mean=d["mean"], std=d["std"]))
     done = subprocess.run([sys.executable, "-m", "jitprop", "predict", str(full)], capture_output=True, text=True)
     assert done.returncode == 0 and done.stdout.startswith("test accuracy: ")
+
+
+def test_a_full_disk_during_save_keeps_the_old_checkpoint_and_says_so(mnist, tmp_path, monkeypatch):
+    import errno
+
+    from jitprop.session import RunError
+    cfg = RunConfig.from_preset("default", layers="784,16,10", val_size=55000, epochs=3, batch_size=100)
+    run = Run(cfg, save=tmp_path / "c.npz", progress=False)
+    real, calls = np.savez, []
+
+    def savez(*a, **kw):
+        calls.append(1)
+        if len(calls) == 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(*a, **kw)
+    monkeypatch.setattr(np, "savez", savez)
+    with pytest.raises(RunError, match=r"--save: writing .*c.npz failed \(No space left on device\); "
+                                       r"it still holds epoch 1"):
+        run.train()
+    assert read_checkpoint(tmp_path / "c.npz")[0]["epoch"] == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["c.npz"]  # no temporary, no lock left
+
+
+def test_two_runs_saving_to_one_file_at_once_the_second_is_refused(mnist, tmp_path):
+    from jitprop.files import path_lock
+    ckpt = tmp_path / "same.npz"
+    with path_lock(ckpt):  # as a first run holds it
+        done = subprocess.run(_train_cmd("--epochs", "1", "--save", str(ckpt)), capture_output=True, text=True)
+    assert done.returncode == 1 and "in use by another jitprop run" in done.stderr
+    assert not ckpt.exists()
+
+
+def test_ctrl_c_in_the_first_epoch_of_a_resumed_run_says_what_the_file_holds(mnist, tmp_path):
+    ckpt = tmp_path / "run.npz"
+    done = subprocess.run(_train_cmd("--epochs", "2", "--save", str(ckpt)), capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    proc = subprocess.Popen([sys.executable, "-m", "jitprop", "train", "--resume", str(ckpt), "--epochs", "400"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(3)  # importing and compiling: the interrupt lands before or during the first epochs
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    epoch = read_checkpoint(ckpt)[0]["epoch"]
+    assert proc.returncode == 130, err
+    assert f"{ckpt} holds epoch {epoch}" in err and "nothing to save" not in err and "Traceback" not in err
