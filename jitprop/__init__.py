@@ -9,13 +9,16 @@ kernels each checked against a pure-NumPy twin.
 The names below are imported on first use, so ``import jitprop`` (and the
 command's ``--help`` and ``--version``) does not load Numba.
 """
-from importlib import import_module
-from importlib.metadata import PackageNotFoundError, version as _version
+import os as _os
+import signal as _signal
+import sys as _sys
 
-try:
-    __version__ = _version("jitprop")
-except PackageNotFoundError:  # a source tree that is not installed
-    __version__ = "0+unknown"
+# Run as the `jitprop` command: a Ctrl-C while Python is still importing ends
+# the process quietly with the usual status (130) instead of a KeyboardInterrupt
+# traceback; jitprop.cli.main turns Ctrl-C back into KeyboardInterrupt.
+if _sys.argv and (_os.path.basename(_sys.argv[0]) == "jitprop"
+                  or _sys.argv[0].endswith(_os.path.join("jitprop", "__main__.py"))):
+    _signal.signal(_signal.SIGINT, lambda signum, frame: _os._exit(130))
 
 # name -> the module that defines it
 _LAZY = {
@@ -33,7 +36,16 @@ __all__ = [*_LAZY, "__version__"]
 
 
 def __getattr__(name):
+    if name == "__version__":
+        from importlib.metadata import PackageNotFoundError, version
+        try:
+            value = version("jitprop")
+        except PackageNotFoundError:  # a source tree that is not installed
+            value = "0+unknown"
+        globals()[name] = value
+        return value
     if name in _LAZY:
+        from importlib import import_module
         value = getattr(import_module(_LAZY[name]), name)
         globals()[name] = value
         return value

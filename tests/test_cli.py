@@ -114,3 +114,28 @@ def test_log_writes_one_json_line_per_epoch(mnist, tmp_path):
     for key in ("cost", "val_accuracy", "val_loss", "test_accuracy", "test_loss", "learning_rate", "seconds",
                 "samples_per_second"):
         assert all(l[key] is not None for l in lines), key
+
+
+def test_ctrl_c_while_the_command_is_still_importing_ends_quietly():
+    # As the console script runs: jitprop imported (the handler installed), main() not yet called.
+    code = ("import sys; sys.argv[0] = 'jitprop'; import jitprop.cli, os, signal, time; "
+            "os.kill(os.getpid(), signal.SIGINT); time.sleep(5); print('not interrupted')")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 130 and "Traceback" not in done.stderr and "not interrupted" not in done.stdout
+    # inside main(), while the subcommand's modules load: the usual one line
+    code = ("import sys; sys.argv[0] = 'jitprop'; import jitprop.cli as c, os, signal; "
+            "real = c.build_parser\n"
+            "def slow():\n    os.kill(os.getpid(), signal.SIGINT)\n    return real()\n"
+            "c.build_parser = slow; sys.exit(c.main(['train', '--help']))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 130 and done.stderr.strip() == "jitprop: interrupted", done.stderr
+
+
+def test_stderr_closed_and_stdout_into_head_end_without_a_traceback(mnist):
+    cmd = [sys.executable, "-m", "jitprop", "train", "--layers", "784,16,10", "--val-size", "55000", "--epochs", "3",
+           "--batch-size", "50"]
+    done = subprocess.run(" ".join(cmd) + " 2>&-", shell=True, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0 and done.stdout.strip().splitlines()[-1].startswith("test accuracy")
+    done = subprocess.run(" ".join(cmd) + " | head -1", shell=True, capture_output=True, text=True, timeout=600,
+                          executable="/bin/bash")
+    assert done.stdout.startswith("epoch   1/3") and "Traceback" not in done.stderr and "Broken pipe" not in done.stderr

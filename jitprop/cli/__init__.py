@@ -1,17 +1,9 @@
 """The ``jitprop`` command: one module per subcommand."""
+import argparse
+import contextlib
 import os
 import signal
 import sys
-
-# Run as the command: a Ctrl-C before main() runs (while Python imports) ends
-# the process quietly with the usual status instead of a KeyboardInterrupt
-# traceback. (Imported as a library, nothing changes.)
-if sys.argv and (os.path.basename(sys.argv[0]) == "jitprop"
-                 or sys.argv[0].endswith(os.path.join("jitprop", "__main__.py"))):
-    signal.signal(signal.SIGINT, lambda signum, frame: os._exit(130))
-
-import argparse  # noqa: E402
-import contextlib  # noqa: E402
 
 from jitprop.cli.common import UsageError
 
