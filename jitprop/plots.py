@@ -27,20 +27,27 @@ def _save(fig, path):
 
 
 def learning_curves(epochs, path, test_accuracy=None, title="training"):
-    """Training cost and validation accuracy per epoch (and the final test
-    accuracy) from ``History.epochs`` records."""
+    """Loss per epoch (training cost, and the validation and test loss where
+    recorded: Homework 1 Q4's train/test loss figure) and accuracy per epoch
+    (validation and test where recorded, and the final test accuracy), from
+    ``History.epochs`` records."""
     plt = pyplot()
     x = [e["epoch"] for e in epochs]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
-    ax1.plot(x, [e["cost"] for e in epochs], marker="o", label="training cost")
+    ax1.plot(x, [e["cost"] for e in epochs], marker="o", label="training cost (mean minibatch cost)")
+    for key, label in (("val_loss", "validation loss"), ("test_loss", "test loss")):
+        values = [e.get(key) for e in epochs]
+        if any(v is not None for v in values):
+            ax1.plot(x, values, marker="o", label=label)
     ax1.set_xlabel("epoch")
-    ax1.set_ylabel("mean minibatch cost")
-    ax1.set_title(f"{title}: cost")
+    ax1.set_ylabel("loss")
+    ax1.set_title(f"{title}: loss")
     ax1.grid(alpha=0.3)
     ax1.legend()
-    val = [e["val_accuracy"] for e in epochs]
-    if any(v is not None for v in val):
-        ax2.plot(x, [100 * v for v in val], marker="o", label="validation accuracy")
+    for key, label in (("val_accuracy", "validation accuracy"), ("test_accuracy", "test accuracy per epoch")):
+        values = [e.get(key) for e in epochs]
+        if any(v is not None for v in values):
+            ax2.plot(x, [100 * v for v in values], marker="o", label=label)
     if test_accuracy is not None:
         ax2.axhline(100 * test_accuracy, color="C3", linestyle="--", label=f"test accuracy {100 * test_accuracy:.2f}%")
     ax2.set_xlabel("epoch")

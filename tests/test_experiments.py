@@ -120,3 +120,17 @@ def test_without_matplotlib_the_flags_say_how_to_install(monkeypatch, tmp_path):
         with pytest.raises(SystemExit, match=r'pip install "jitprop\[plot\]"'):
             main(argv)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_learning_curves_draw_train_and_test_loss(monkeypatch, tmp_path):
+    # Homework 1 Q4's figure: the train and test loss per epoch.
+    from jitprop import plots
+    figures = []
+    monkeypatch.setattr(plots, "_save", lambda fig, path: figures.append(fig) or path)
+    records = [{"epoch": e, "cost": 1.0 / e, "val_accuracy": None, "val_loss": None, "test_accuracy": 0.8 + e / 100,
+                "test_loss": 1.2 / e} for e in (1, 2, 3)]
+    plots.learning_curves(records, tmp_path / "c.png", 0.83)
+    loss_ax, acc_ax = figures[0].axes
+    assert loss_ax.get_legend_handles_labels()[1] == ["training cost (mean minibatch cost)", "test loss"]
+    assert list(loss_ax.lines[1].get_ydata()) == [1.2, 0.6, 0.4]
+    assert "test accuracy per epoch" in acc_ax.get_legend_handles_labels()[1]
