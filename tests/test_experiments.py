@@ -132,5 +132,5 @@ def test_learning_curves_draw_train_and_test_loss(monkeypatch, tmp_path):
     plots.learning_curves(records, tmp_path / "c.png", 0.83)
     loss_ax, acc_ax = figures[0].axes
     assert loss_ax.get_legend_handles_labels()[1] == ["training cost (mean minibatch cost)", "test loss"]
-    assert list(loss_ax.lines[1].get_ydata()) == [1.2, 0.6, 0.4]
+    assert list(loss_ax.lines[1].get_ydata()) == [r["test_loss"] for r in records]
     assert "test accuracy per epoch" in acc_ax.get_legend_handles_labels()[1]
