@@ -161,3 +161,68 @@ def plot(rows, path):
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def compact(data):
+    """The JSON without pytest-benchmark's raw per-round timings (the bulk of
+    the file: 100 MB for a full run); the statistics stay."""
+    out = dict(data)
+    out["benchmarks"] = [{**b, "stats": {k: v for k, v in b["stats"].items() if k != "data"}}
+                         for b in data["benchmarks"]]
+    return out
+
+
+def environment():
+    """Versions, CPU and thread settings of this run, for the JSON."""
+    import os
+    import platform
+
+    import numba
+    import numpy
+    import scipy
+    from threadpoolctl import threadpool_info
+
+    import jitprop
+    cpu = platform.processor() or ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
+        cpu = names[0] if names else cpu
+    except OSError:
+        pass
+    return {"jitprop": jitprop.__version__, "python": platform.python_version(), "numpy": numpy.__version__,
+            "scipy": scipy.__version__, "numba": numba.__version__, "cpu": cpu, "cores": os.cpu_count(),
+            "blas": [{k: p.get(k) for k in ("internal_api", "version", "num_threads", "filepath")}
+                     for p in threadpool_info()],
+            "numba_threading_layer": numba.config.THREADING_LAYER,
+            "thread_env": {k: os.environ[k] for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                                                       "NUMBA_NUM_THREADS") if k in os.environ}}
+
+
+def case_key(b):
+    e = b["extra_info"]
+    if e.get("kind") == "training":
+        return ("training", e["arch"], e["impl"], e["dtype"], e["batch_size"], e.get("load", ""))
+    return (e.get("kind"), b.get("name"))
+
+
+def compare(old, new):
+    """Rows ``(case, old seconds, new seconds, new speed / old speed)`` for the
+    cases both runs timed (fastest rounds), in the new run's order."""
+    before = {case_key(b): _best(b) for b in old["benchmarks"]}
+    rows = []
+    for b in new["benchmarks"]:
+        key = case_key(b)
+        if key in before:
+            rows.append((key, before[key], _best(b), before[key] / _best(b)))
+    return rows
+
+
+def format_compare(rows, old_name, new_name):
+    lines = [f"{'case':<58} {'before s':>10} {'after s':>10} {'speed-up':>9}", "-" * 90]
+    for key, a, b, r in rows:
+        name = " ".join(str(k) for k in key[1:] if k != "")
+        lines.append(f"{name:<58} {a:>10.4f} {b:>10.4f} {r:>8.2f}x")
+    lines.append(f"speed-up: {old_name}'s fastest round over {new_name}'s, per case both timed "
+                 f"({len(rows)} cases)")
+    return "\n".join(lines)

@@ -156,3 +156,40 @@ def test_rounds_fill_the_budget_within_bounds():
     assert rounds_for(0.5) == 6
     assert rounds_for(20.0) == MIN_ROUNDS         # a slow epoch still gets its three chances
     assert rounds_for(ONE_ROUND_SECONDS + 1) == 1  # minutes per epoch: timed once
+
+
+def test_compact_json_drops_raw_timings_and_keeps_the_table(tmp_path):
+    data = small_json()
+    for b in data["benchmarks"]:
+        b["stats"]["data"] = [0.1] * 10000
+    small = report.compact(data)
+    assert all("data" not in b["stats"] for b in small["benchmarks"])
+    assert len(json.dumps(small)) < len(json.dumps(data)) / 50
+    assert report.build_rows(small) == report.build_rows(data)
+
+
+def test_environment_records_versions_cpu_and_threads():
+    env = report.environment()
+    for key in ("jitprop", "numpy", "numba", "cpu", "cores", "blas", "numba_threading_layer"):
+        assert key in env
+    assert env["cores"] >= 1 and isinstance(env["blas"], list)
+
+
+def test_compare_gives_per_case_speedups_and_the_command_prints_them(tmp_path, capsys):
+    from jitprop.cli import main
+    old, new = small_json(), small_json()
+    for b in new["benchmarks"]:
+        b["stats"]["min"] /= 2  # everything twice as fast
+    new["benchmarks"] = new["benchmarks"][:-1]  # a case only the old run has is left out
+    rows = report.compare(old, new)
+    assert len(rows) == len(new["benchmarks"]) and all(r[3] == pytest.approx(2.0) for r in rows)
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    a.write_text(json.dumps(old))
+    b.write_text(json.dumps(new))
+    assert main(["bench", "--compare", str(a), str(b)]) == 0
+    out = capsys.readouterr().out
+    assert "seed fused float32 12" in out and "2.00x" in out
+    assert main(["bench", "--table", str(b)]) == 0
+    assert "x jax" in capsys.readouterr().out
+    (tmp_path / "bad.json").write_text("{")
+    assert main(["bench", "--table", str(tmp_path / "bad.json")]) == 2

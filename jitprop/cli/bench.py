@@ -1,4 +1,5 @@
 """`jitprop bench`: the benchmark suite and its side-by-side table."""
+import json
 import os
 import sys
 
@@ -22,6 +23,11 @@ def add_bench(sub):
     p.add_argument("--impls", help="implementations (comma-separated; default all, the peers torch, jax-jit "
                                    "and jax-scan if installed)")
     p.add_argument("--dtypes", default="float32,float64", help="dtypes (comma-separated)")
+    p.add_argument("--raw", action="store_true", help="keep every round's timing in the JSON (large: ~100 MB for "
+                                                     "a full run; by default only the statistics are kept)")
+    p.add_argument("--table", metavar="JSON", help="print the table of a saved run instead of running")
+    p.add_argument("--compare", nargs=2, metavar=("BEFORE.json", "AFTER.json"),
+                   help="print per-case speed-ups between two saved runs instead of running")
     p.set_defaults(func=cmd_bench)
 
 
@@ -32,6 +38,21 @@ def cmd_bench(args):
 
     import jitprop.bench
     from jitprop.bench import jax_workloads, report, workloads
+    from jitprop.cli.common import UsageError
+
+    if args.compare or args.table:
+        try:
+            if args.compare:
+                old, new = (report.load(p) for p in args.compare)
+                print(report.format_compare(report.compare(old, new), *args.compare))
+            else:
+                data = report.load(args.table)
+                rows, gemm = report.build_rows(data)
+                print(report.format_table(rows, gemm, report.peer_versions(data)))
+        except (OSError, ValueError, KeyError) as exc:
+            raise UsageError(f"jitprop bench: {'--compare' if args.compare else '--table'}: cannot read a "
+                             f"benchmark JSON ({type(exc).__name__}: {exc})")
+        return 0
 
     if args.plot:
         try:
@@ -58,6 +79,11 @@ def cmd_bench(args):
     torch_installed = "torch" not in asked or workloads.torch_available()
     jax_installed = not set(jax_workloads.JAX_IMPLS) & set(asked) or jax_workloads.jax_available()
     data = report.load(out)
+    data["jitprop_environment"] = report.environment()
+    if not args.raw:
+        data = report.compact(data)
+    with open(out, "w") as f:
+        json.dump(data, f, indent=1)
     rows, gemm = report.build_rows(data, torch_installed=torch_installed, jax_installed=jax_installed)
     print(report.format_table(rows, gemm, report.peer_versions(data)))
     if args.plot:
