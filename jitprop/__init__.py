@@ -17,3 +17,18 @@ except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0+unknown"
 
 __all__ = [*_model_all, "__version__"]
+
+# scikit-learn estimators, imported on first use so `import jitprop` does not
+# import scikit-learn (an optional extra: pip install "jitprop[sklearn]").
+_LAZY = {"MLPClassifier": "jitprop.sklearn", "MLPRegressor": "jitprop.sklearn"}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'jitprop' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted([*globals(), *_LAZY])
