@@ -4,7 +4,7 @@ import contextlib
 import os
 import sys
 
-from jitprop.cli import bench, data, experiment, predict, train, verify
+from jitprop.cli import bench, data, experiment, predict, sweep, train, verify
 from jitprop.cli.common import UsageError
 
 
@@ -28,6 +28,7 @@ def build_parser():
     predict.add_predict(sub)
     predict.add_inspect(sub)
     experiment.add_experiment(sub)
+    sweep.add_sweep(sub)
     return parser
 
 
