@@ -7,6 +7,13 @@ They take scikit-learn's parameters with scikit-learn's meanings (those of
 into ``Pipeline``, ``GridSearchCV``, ``clone`` and ``pickle`` unchanged; the
 epochs run in jitprop's fused whole-epoch kernels (``impl="fused"``).
 
+The initial weights (scikit-learn's Glorot-uniform draws) and the sample
+order (its shuffle) come from ``random_state`` exactly as in scikit-learn,
+and the SGD rules (plain, momentum, Nesterov) and stopping rules (tol,
+n_iter_no_change, early_stopping, 'adaptive', 'invscaling') are its, so
+with ``solver='sgd'`` and ``alpha=0`` a multiclass or regression fit ends
+at scikit-learn's weights (float64: within rounding; tests/test_sklearn.py).
+
 Where the two differ (the docstrings of the estimators say it again):
 
 * The loss is the batch mean, as scikit-learn's (``jitprop.train(...,
@@ -53,7 +60,7 @@ try:
     from sklearn.exceptions import ConvergenceWarning, DataConversionWarning
     from sklearn.metrics import accuracy_score, r2_score
     from sklearn.model_selection import train_test_split
-    from sklearn.utils import check_random_state
+    from sklearn.utils import check_random_state, shuffle
     from sklearn.utils.multiclass import check_classification_targets, type_of_target
     from sklearn.utils.validation import check_is_fitted, column_or_1d
 except ImportError as exc:  # pragma: no cover - exercised by tests/test_sklearn.py with the import blocked
@@ -296,7 +303,8 @@ class _BaseMLP(BaseEstimator):
         impl = self._resolved_impl()
         val = None
         if self.early_stopping:
-            stratify = y if (self._is_classifier() and not self._multilabel) else None
+            # as scikit-learn: stratified for single-output classification (two classes: its y is one column)
+            stratify = y if (self._is_classifier() and self.n_outputs_ == 1) else None
             X, X_val, target, _, y, y_val = train_test_split(X, target, y, random_state=rs,
                                                              test_size=self.validation_fraction, stratify=stratify)
             if X_val.shape[0] < 2:
@@ -310,9 +318,8 @@ class _BaseMLP(BaseEstimator):
             self._optimizer = self._make_optimizer(weight_decay)
         self._optimizer.weight_decay = weight_decay
         threads = self.threads if self.threads is not None else default_threads(batch_size, sizes)
-        seed = int(rs.randint(np.iinfo(np.int32).max))
         self._train(X, target, val, batch_size, 1 if incremental else self.max_iter, incremental, impl, threads,
-                    seed)
+                    rs)
         self._publish()
         if not all(np.isfinite(a).all() for a in (*self.coefs_, *self.intercepts_)):
             raise ValueError("Solver produced non-finite parameter weights; the inputs may contain large values "
@@ -327,8 +334,19 @@ class _BaseMLP(BaseEstimator):
             return self.impl or "jit"
         return self.impl or "fused"
 
-    def _train(self, X, target, val, batch_size, epochs, incremental, impl, threads, seed):
+    def _train(self, X, target, val, batch_size, epochs, incremental, impl, threads, rs):
+        """Up to ``epochs`` epochs in one ``jitprop.train`` call; the
+        callback does scikit-learn's per-epoch work (loss curve, stopping,
+        rate changes, validation) and the sample order is scikit-learn's:
+        the previous epoch's order shuffled again with ``rs``."""
         n = X.shape[0]
+        rows = {"order": np.arange(n)}
+
+        def sample_order(epoch):
+            if self.shuffle:
+                rows["order"] = shuffle(rows["order"], random_state=rs)
+            return rows["order"]
+
         steps = -(-n // batch_size)
         opt = self._optimizer
         self.n_iter_ = 0
@@ -359,7 +377,7 @@ class _BaseMLP(BaseEstimator):
         try:
             with limit_threads(threads):
                 jitprop.train(self._net, self._cost(), X, target, epochs=epochs, batch_size=batch_size,
-                              optimizer=opt, schedule=jitprop.Constant(), seed=seed, shuffle=bool(self.shuffle),
+                              optimizer=opt, schedule=jitprop.Constant(), sample_order=sample_order,
                               mean_loss=True, impl=impl, progress=False, on_epoch=on_epoch)
             if not incremental and self.n_iter_ == self.max_iter:
                 warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
