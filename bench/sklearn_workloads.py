@@ -5,9 +5,10 @@ and ``jitprop.MLPClassifier`` with the same settings on MNIST.
 constant learning rate, batch 64, 3 epochs, no L2, no early stopping (tol 0
 and n_iter_no_change above the epochs, so every fit runs all 3), the same
 random_state (jitprop's estimator draws scikit-learn's initial weights and
-sample order from it, so both train the same steps, in float32 rounding). Inputs are float32, which both keep (scikit-learn trains in
-float32 when given float32); the case records the dtype each trained in. The
-thread count is pinned for both: threadpoolctl for scikit-learn's BLAS,
+sample order from it, so both take the same steps, up to float32
+rounding). Inputs are float32, which both keep (scikit-learn trains in
+float32 when given float32); the case records the dtype each trained in.
+The thread count is pinned for both: threadpoolctl for scikit-learn's BLAS,
 ``threads=`` (BLAS and Numba) for jitprop.
 
 Importing this module does not import scikit-learn.

@@ -57,7 +57,7 @@ EXTRA = 'pip install "jitprop[sklearn]"'
 
 try:
     from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
-    from sklearn.exceptions import ConvergenceWarning, DataConversionWarning
+    from sklearn.exceptions import ConvergenceWarning
     from sklearn.metrics import accuracy_score, r2_score
     from sklearn.model_selection import train_test_split
     from sklearn.utils import check_random_state, shuffle
@@ -363,7 +363,8 @@ class _BaseMLP(BaseEstimator):
                 opt.lr = self.learning_rate_init / (self.t_ + 1) ** self.power_t
             if self._no_improvement_count > self.n_iter_no_change:
                 what = "Validation score" if val is not None else "Training loss"
-                msg = f"{what} did not improve more than tol={self.tol:f} for {self.n_iter_no_change} consecutive epochs."
+                msg = (f"{what} did not improve more than tol={self.tol:f} for {self.n_iter_no_change} "
+                       "consecutive epochs.")
                 if self.solver == "sgd" and self.learning_rate == "adaptive" and opt.lr > 1e-6:
                     opt.lr /= 5.0
                     self._no_improvement_count = 0
@@ -481,7 +482,9 @@ _DOC_PARAMETERS = """
         multilabel targets.
     threads : int or None, default None
         BLAS and Numba threads while fitting (None: 1 for small products,
-        all cores from 2M multiply-adds per step; jitprop.threads).
+        all cores from 2M multiply-adds per step; jitprop.threads). Give 1
+        when fits run side by side (GridSearchCV with n_jobs, a Dask
+        cluster), so they do not oversubscribe the cores.
 
     The loss is the batch mean, as in scikit-learn (jitprop.train's own
     default is the seeds' per-sample sum). Module docstring: what differs.

@@ -278,7 +278,8 @@ def test_verbose_prints_scikit_learns_lines(digits, capsys):
     (dict(dtype="float16"), "dtype: expected None .* 'float32' or 'float64', got 'float16'"),
     (dict(impl="cuda"), "impl: expected one of .*'fused'.*, got 'cuda'"),
     (dict(threads=0), r"threads: expected an integer in \[1, inf\), got 0"),
-    (dict(validation_fraction=1.0, early_stopping=True), r"validation_fraction: expected a number in \[0, 1\), got 1.0"),
+    (dict(validation_fraction=1.0, early_stopping=True),
+     r"validation_fraction: expected a number in \[0, 1\), got 1.0"),
 ])
 def test_bad_parameters_name_the_parameter(digits, params, message):
     with pytest.raises(ValueError, match=message):

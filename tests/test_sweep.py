@@ -157,7 +157,7 @@ def test_sweep_command_end_to_end_on_its_own_local_cluster(digits_npz, tmp_path,
     assert all("failed: --momentum: applies to --optimizer sgd, not adam" in r for r in rows[6:])
     doc = json.loads(out_json.read_text())
     assert len(doc["candidates"]) == 8 and len(doc["ranking"]) == 6
-    assert {r["worker"] for r in doc["candidates"] if r["status"] == "ok"}.__len__() == 2  # both workers trained
+    assert len({r["worker"] for r in doc["candidates"] if r["status"] == "ok"}) == 2  # both workers trained
     command = best.splitlines()[-1].strip()
     assert command == doc["command"] and command.startswith("jitprop train ") and "--threads 1" in command
     # the printed command reproduces the best candidate's score
@@ -184,7 +184,8 @@ def test_random_search_with_folds_on_an_existing_cluster(client, digits_npz, tmp
 
 def test_unreachable_scheduler_is_one_line():
     import dask
-    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}), pytest.raises(SystemExit, match="jitprop sweep: --scheduler: cannot reach tcp://127.0.0.1:9"):
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}), \
+            pytest.raises(SystemExit, match="jitprop sweep: --scheduler: cannot reach tcp://127.0.0.1:9"):
         main(["sweep", "--scheduler", "tcp://127.0.0.1:9", "--val-size", "10", "--grid", "lr=0.1", "--quiet"])
 
 

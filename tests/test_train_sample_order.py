@@ -40,7 +40,8 @@ def test_sample_order_is_the_order_trained(rng, impl):
 
 
 @pytest.mark.parametrize("order, message", [
-    (lambda e: np.arange(39), "sample_order: expected 40 integer row indices for epoch 1, got int64 array of shape (39,)"),
+    (lambda e: np.arange(39),
+     "sample_order: expected 40 integer row indices for epoch 1, got int64 array of shape (39,)"),
     (lambda e: np.arange(40.0), "sample_order: expected 40 integer row indices for epoch 1, got float64"),
     (lambda e: np.arange(1, 41), "sample_order: expected row indices in 0..39 for epoch 1, got 40"),
 ])
