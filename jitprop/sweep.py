@@ -32,6 +32,7 @@ import itertools
 import math
 import os
 import shlex
+import socket
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
@@ -243,13 +244,14 @@ def _train_once(cfg, data):
 def run_candidate(settings, job):
     """Train one candidate (in a worker); returns a JSON-able record:
     settings, status ("ok" or "failed"), score (mean validation accuracy),
-    fold_scores, seconds (training), error (for a failed one), worker (the
-    process that ran it)."""
+    fold_scores, seconds (the candidate's wall time in the worker, reading
+    the data the first time included), error (for a failed one), worker
+    (host:pid of the process that ran it)."""
     import jitprop
     from jitprop.data import DatasetUnavailable
     from jitprop.session import RunError
     record = {"settings": dict(settings), "status": "failed", "score": None, "fold_scores": [], "seconds": None,
-              "error": None, "worker": f"{os.uname().nodename}:{os.getpid()}"}
+              "error": None, "worker": f"{socket.gethostname()}:{os.getpid()}"}
     t0 = time.perf_counter()
     try:
         cfg = config_of(job, settings)
