@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from jitprop.bench import jax_workloads as JW
+from jitprop.bench import sklearn_workloads as SW
 from jitprop.bench import workloads as W
 from jitprop.bench.busy import LOADED
 
@@ -34,6 +35,7 @@ def pytest_generate_tests(metafunc):
     opt = metafunc.config.getoption
     archs, dtypes = opt("--archs").split(","), opt("--dtypes").split(",")
     impls = _installed([i for i in opt("--impls").split(",") if i])
+    impls = [i for i in impls if i != "sklearn"]  # selects the scikit-learn side by side, not a training impl
     if "workload" in metafunc.fixturenames:
         cases = [(arch, impl, dtype, b)
                  for arch in archs for dtype in dtypes for impl in impls for b in W.batches_for(impl)]
@@ -42,6 +44,12 @@ def pytest_generate_tests(metafunc):
         # kernel micro-benchmarks only when asked for ("kernels" in --impls, or no --impls filter)
         wanted = "kernels" in opt("--impls").split(",") or opt("--impls") == ",".join(W.IMPLS)
         metafunc.parametrize("kernel_dtype", dtypes if wanted else [])
+    if "sklearn_case" in metafunc.fixturenames:
+        # the scikit-learn side by side when installed and asked for ("sklearn" in --impls, or no --impls filter);
+        # scikit-learn first at each thread count: jitprop's case checks its accuracy against it
+        wanted = "sklearn" in opt("--impls").split(",") or opt("--impls") == ",".join(W.IMPLS)
+        cases = [(t, p) for t in SW.THREADS for p in SW.PEERS] if wanted and SW.sklearn_available() else []
+        metafunc.parametrize("sklearn_case", cases, ids=[f"{p}-t{t}" for t, p in cases])
     if "loaded_workload" in metafunc.fixturenames:
         cases = [c for c in LOADED if c[0] in archs and c[1] in impls and c[2] in dtypes]
         metafunc.parametrize("loaded_workload", cases, ids=[f"{a}-{i}-{d}-b{b}-busy" for a, i, d, b in cases])
@@ -61,6 +69,9 @@ def pytest_benchmark_update_machine_info(config, machine_info):
     if JW.jax_available():
         from importlib.metadata import version
         peers["jax"] = version("jax")  # not imported here: the JAX cases run in worker processes
+    if SW.sklearn_available():
+        from importlib.metadata import version
+        peers["scikit-learn"] = version("scikit-learn")
     machine_info["jitprop_peers"] = peers
 
 
@@ -93,3 +104,18 @@ def jax_workers():
     yield get
     for w in workers.values():
         w.close()
+
+
+@pytest.fixture(scope="session")
+def sklearn_mnist(n_samples):
+    """The side by side's float32 arrays: the first n_samples training
+    images (standardised with their statistics), labels, and the test set."""
+    from jitprop.data import mnist_arrays
+    d = mnist_arrays(np.float32, n_val=10000)
+    return d["x_train"][:n_samples], d["y_train"][:n_samples], d["x_test"], d["y_test"]
+
+
+@pytest.fixture(scope="session")
+def sklearn_accuracy():
+    """{threads: scikit-learn's test accuracy}, filled by its cases."""
+    return {}

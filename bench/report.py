@@ -1,6 +1,7 @@
 """The side-by-side table (and plot) built from a pytest-benchmark JSON file."""
 import json
 
+from jitprop.bench import sklearn_workloads as SW  # importing it does not import scikit-learn
 from jitprop.bench.jax_workloads import JAX_IMPLS  # names only: importing it does not import JAX
 from jitprop.bench.workloads import IMPLS
 
@@ -24,7 +25,7 @@ def _missing_row(arch, impl, dtype, batch, torch_installed, jax_installed):
             "gflops": None, "pct_gemm": None, "warmup_seconds": None, "share_of_quiet": None}
 
 
-def build_rows(data, torch_installed=True, jax_installed=True):
+def build_rows(data, torch_installed=True, jax_installed=True, sklearn_installed=None):
     """Rows of the report from pytest-benchmark's JSON (a dict).
 
     Each training row: arch, impl, dtype, batch, load ("" on the machine as
@@ -34,7 +35,8 @@ def build_rows(data, torch_installed=True, jax_installed=True):
     percent of the GEMM rate of its dtype, and for loaded rows the share of
     the same case's quiet samples/s. Timings are the fastest of the timed
     rounds. A peer that is not installed gets "not installed" rows and
-    ratios.
+    ratios. The scikit-learn side by side adds its own rows (``sklearn_rows``;
+    ``sklearn_installed`` None: looked up).
     """
     benches = data["benchmarks"]
     gemm = {b["extra_info"]["dtype"]: b["extra_info"]["flops"] / _best(b) / 1e9
@@ -73,7 +75,36 @@ def build_rows(data, torch_installed=True, jax_installed=True):
              for arch, dtype, batch in seen for impl in missing]
     order = {name: i for i, name in enumerate(IMPLS)}
     rows.sort(key=lambda r: (r["arch"], r["dtype"], r["batch"], r["load"], order.get(r["impl"], 99)))
+    rows += sklearn_rows(data, SW.sklearn_available() if sklearn_installed is None else sklearn_installed)
     return rows, gemm
+
+
+def sklearn_rows(data, installed=True):
+    """The scikit-learn side by side (``kind`` "sklearn"), one row per peer
+    and thread count, scikit-learn first: threads, the dtype it trained in,
+    fit seconds (the fastest round: one whole fit), samples/s (rows x
+    epochs / seconds), test accuracy, and for jitprop the speed ratio to
+    scikit-learn and the accuracy difference in points at the same threads.
+    Without scikit-learn (and so without jitprop's estimator), one "not
+    installed" row per thread count."""
+    if not installed:
+        return [{"kind": "sklearn", "peer": "sklearn", "threads": t, "dtype": None, "fit_seconds": None,
+                 "samples_per_second": None, "accuracy": None, "vs_sklearn": MISSING, "accuracy_gap": None}
+                for t in SW.THREADS]
+    found = {}
+    for b in data["benchmarks"]:
+        e = b["extra_info"]
+        if e.get("kind") == "sklearn":
+            found[(e["peer"], e["threads"])] = {
+                "kind": "sklearn", "peer": e["peer"], "threads": e["threads"], "dtype": e["dtype"],
+                "fit_seconds": _best(b), "samples_per_second": e["samples"] / _best(b), "accuracy": e["accuracy"],
+                "vs_sklearn": None, "accuracy_gap": None}
+    for (peer, threads), r in found.items():
+        ref = found.get(("sklearn", threads))
+        if peer != "sklearn" and ref is not None:
+            r["vs_sklearn"] = r["samples_per_second"] / ref["samples_per_second"]
+            r["accuracy_gap"] = 100 * (r["accuracy"] - ref["accuracy"])
+    return sorted(found.values(), key=lambda r: (r["threads"], SW.PEERS.index(r["peer"])))
 
 
 def peer_versions(data):
@@ -94,6 +125,8 @@ def _label(r):
 
 
 def format_table(rows, gemm, peers=None):
+    side = [r for r in rows if r.get("kind") == "sklearn"]
+    rows = [r for r in rows if r.get("kind") != "sklearn"]
     w = max([15] + [len(_label(r)) for r in rows])
     head = (f"{'network':<8} {'impl':<{w}} {'dtype':<8} {'batch':>5} {'thr':>3} {'samples/s':>13} "
             f"{'x per-sample':>12} {'x torch':>13} {'x jax':>13} {'GFLOP/s':>8} {'% GEMM':>7} {'warm-up s':>9}")
@@ -118,8 +151,29 @@ def format_table(rows, gemm, peers=None):
                          f"its {quiet:,.0f} without the load")
     for dt, g in sorted(gemm.items()):
         lines.append(f"GEMM rate {dt}: {g:.1f} GFLOP/s (2048 x 2048, all cores, NumPy's BLAS)")
+    if side:
+        lines += ["", format_sklearn(side)]
     if peers:
         lines.append("peers: " + ", ".join(f"{name} {v}" for name, v in sorted(peers.items())))
+    return "\n".join(lines)
+
+
+def format_sklearn(rows):
+    """The side-by-side table of ``sklearn_rows``."""
+    s = SW.SETTINGS
+    lines = [f"scikit-learn side by side: MLPClassifier on MNIST, 784-{s['hidden_layer_sizes'][0]}-10 "
+             f"{s['activation']}, {s['solver']} lr {s['learning_rate_init']}, batch {s['batch_size']}, "
+             f"{SW.EPOCHS} epochs, no early stopping"]
+    head = (f"{'peer':<8} {'thr':>3} {'dtype':<8} {'fit s':>7} {'samples/s':>13} {'test acc %':>10} "
+            f"{'x sklearn':>13} {'acc - sklearn':>13}")
+    lines += [head, "-" * len(head)]
+    for r in rows:
+        acc = None if r["accuracy"] is None else 100 * r["accuracy"]
+        lines.append(f"{r['peer']:<8} {r['threads']:>3} {_fmt(r['dtype'], 's'):<8} {_fmt(r['fit_seconds'], '.2f'):>7} "
+                     f"{_fmt(r['samples_per_second'], ',.0f', MISSING):>13} {_fmt(acc, '.2f'):>10} "
+                     f"{_fmt(r['vs_sklearn'], '.2f'):>13} {_fmt(r['accuracy_gap'], '+.2f'):>13}")
+    lines.append("fit s: the fastest of the timed fits (all epochs); x sklearn: samples/s over scikit-learn's at the "
+                 "same threads; acc - sklearn: test accuracy difference in points")
     return "\n".join(lines)
 
 
@@ -137,6 +191,7 @@ def plot(rows, path):
         import matplotlib.pyplot as plt
     except ImportError as exc:
         raise ImportError('--plot needs matplotlib: pip install "jitprop[plot]"') from exc
+    rows = [r for r in rows if r.get("kind") != "sklearn"]  # the side by side is in the table only
     rows = [r for r in rows if not r["load"]]  # the machine as it is; loaded rows are in the table
     panels = sorted({(r["arch"], r["dtype"]) for r in rows if r["samples_per_second"]})
     ncols = min(2, len(panels))

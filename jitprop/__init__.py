@@ -34,6 +34,11 @@ _LAZY = {
 
 __all__ = [*_LAZY, "__version__"]
 
+# scikit-learn estimators, imported on first use and kept out of __all__, so
+# neither `import jitprop` nor `from jitprop import *` imports scikit-learn
+# (an optional extra: pip install "jitprop[sklearn]").
+_LAZY.update({"MLPClassifier": "jitprop.sklearn", "MLPRegressor": "jitprop.sklearn"})
+
 
 def __getattr__(name):
     if name == "__version__":

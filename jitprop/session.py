@@ -180,14 +180,16 @@ class Run:
                    _resume={"path": str(path), "header": header, "params": params, "state": state}, **kw)
 
     # ------------------------------------------------------------ building
-    def build(self):
+    def build(self, data=None):
         """Load the data and build (or restore) the network, cost, optimizer
-        and schedule. Returns self."""
+        and schedule. Returns self. ``data``: the arrays to train on instead,
+        as ``load_data(config)`` returns them (a sweep reads them once per
+        worker, and gives each fold its own rows)."""
         import jitprop
         from jitprop.model.optim import make_optimizer
         from jitprop.model.schedules import SCHEDULES
         cfg = self.config
-        self.data = d = load_data(cfg)
+        self.data = d = load_data(cfg) if data is None else data
         sizes = cfg.widths(d["n_features"], d["n_classes"])
         if sizes[0] != d["n_features"] or sizes[-1] != d["n_classes"]:
             raise ConfigError("--layers", f"the data has {d['n_features']} inputs and {d['n_classes']} classes, "

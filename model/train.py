@@ -145,7 +145,7 @@ def _eval_set(name_x, x, name_y, y, net, n_out):
 def train(net, cost, x_train, y_train, x_val=None, y_val=None, *, epochs=1, batch_size=32, optimizer=None,
           schedule=None, learning_rate=None, lr_decay=None, weight_decay=None, seed=0, shuffle=True,
           mean_loss=False, impl=None, x_test=None, y_test=None, progress=True, verbose=False, on_epoch=None,
-          start_epoch=1, rng_state=None):
+          start_epoch=1, rng_state=None, sample_order=None):
     """Train ``net`` on (x_train, y_train); returns a ``History``.
 
     x_train (N, n_in) in the net's dtype; y_train class labels (N,) or
@@ -159,9 +159,12 @@ def train(net, cost, x_train, y_train, x_val=None, y_val=None, *, epochs=1, batc
 
     The sample order of epoch e is the e-th permutation drawn from
     ``numpy.random.default_rng(seed)`` (the file order with
-    ``shuffle=False``). ``on_epoch(record, state)`` runs after each epoch
-    with what a checkpoint needs to resume: ``state["rng_state"]`` of the
-    order generator, ``state["epoch"]``, ``state["optimizer"]``. To resume,
+    ``shuffle=False``), or ``sample_order(epoch)`` when given: (N,) row
+    indices of x_train for that epoch (the scikit-learn estimators pass
+    scikit-learn's own shuffle). ``on_epoch(record, state)`` runs after
+    each epoch with what a checkpoint needs to resume:
+    ``state["rng_state"]`` of the order generator, ``state["epoch"]``,
+    ``state["optimizer"]``. To resume,
     pass the same optimizer (with its state loaded), ``start_epoch`` (the
     first epoch still to run) and that ``rng_state``. Raises
     ``TrainingDiverged`` (naming the epoch and step) as soon as a cost is not
@@ -175,6 +178,9 @@ def train(net, cost, x_train, y_train, x_val=None, y_val=None, *, epochs=1, batc
     batch_size = check_positive_int("batch_size", batch_size)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed: expected a non-negative integer, got {seed!r}")
+    if sample_order is not None and not callable(sample_order):
+        raise TypeError(f"sample_order: expected a function of the epoch returning row indices, "
+                        f"got {type(sample_order).__name__}")
     optimizer, schedule = _optimizer_and_schedule(optimizer, schedule, learning_rate, lr_decay, weight_decay)
     x_train = check_array("x_train", x_train, net.dtype, shape=(None, net.n_in))
     n_out = net.output_width(x_train)
@@ -204,7 +210,10 @@ def train(net, cost, x_train, y_train, x_val=None, y_val=None, *, epochs=1, batc
         try:
             history.compile_seconds = _warm_up(runner, plan, progress)
             for epoch in range(start_epoch, epochs + 1):
-                order = rng.permutation(n).astype(np.int64) if shuffle else np.arange(n, dtype=np.int64)
+                if sample_order is not None:
+                    order = _checked_order(sample_order(epoch), n, epoch)
+                else:
+                    order = rng.permutation(n).astype(np.int64) if shuffle else np.arange(n, dtype=np.int64)
                 lrs = schedule.rates(optimizer.lr, epoch, steps, epochs)
                 net.set_training(True)
                 t0 = time.perf_counter()
@@ -233,6 +242,18 @@ def train(net, cost, x_train, y_train, x_val=None, y_val=None, *, epochs=1, batc
         finally:
             net.set_training(False)
     return history
+
+
+def _checked_order(order, n, epoch):
+    """sample_order's answer as (n,) int64 row indices in 0..n-1."""
+    order = np.asarray(order)
+    if order.shape != (n,) or order.dtype.kind not in "iu":
+        raise ValueError(f"sample_order: expected {n} integer row indices for epoch {epoch}, got "
+                         f"{order.dtype} array of shape {order.shape}")
+    if order.min() < 0 or order.max() >= n:
+        bad = order[(order < 0) | (order >= n)][0]
+        raise ValueError(f"sample_order: expected row indices in 0..{n - 1} for epoch {epoch}, got {int(bad)}")
+    return np.ascontiguousarray(order, np.int64)
 
 
 def format_record(r, epochs):

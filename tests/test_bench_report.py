@@ -193,3 +193,54 @@ def test_compare_gives_per_case_speedups_and_the_command_prints_them(tmp_path, c
     assert "x jax" in capsys.readouterr().out
     (tmp_path / "bad.json").write_text("{")
     assert main(["bench", "--table", str(tmp_path / "bad.json")]) == 2
+
+
+def sklearn_json():
+    """small_json plus the scikit-learn side by side at 1 and 2 threads."""
+    def side(peer, threads, best, accuracy):
+        return _bench("sklearn", best, peer=peer, threads=threads, dtype="float32", rows=50000, epochs=3,
+                      samples=150000, batch_size=64, accuracy=accuracy, warmup_seconds=0.0)
+    data = small_json()
+    data["benchmarks"] += [side("jitprop", 2, 1.5, 0.9612), side("sklearn", 2, 3.0, 0.9620),
+                           side("sklearn", 1, 5.0, 0.9600), side("jitprop", 1, 2.0, 0.9605)]
+    return data
+
+
+def test_report_has_the_scikit_learn_side_by_side():
+    rows, gemm = report.build_rows(sklearn_json(), sklearn_installed=True)
+    side = [r for r in rows if r.get("kind") == "sklearn"]
+    assert [(r["peer"], r["threads"]) for r in side] == [("sklearn", 1), ("jitprop", 1), ("sklearn", 2),
+                                                         ("jitprop", 2)]
+    by = {(r["peer"], r["threads"]): r for r in side}
+    assert by[("sklearn", 1)]["samples_per_second"] == pytest.approx(30000)  # 150000 samples / 5 s
+    assert by[("jitprop", 1)]["vs_sklearn"] == pytest.approx(2.5) and by[("jitprop", 2)]["vs_sklearn"] == 2.0
+    assert by[("jitprop", 1)]["accuracy_gap"] == pytest.approx(0.05)
+    assert by[("jitprop", 2)]["accuracy_gap"] == pytest.approx(-0.08)
+    assert by[("sklearn", 2)]["vs_sklearn"] is None and by[("sklearn", 2)]["dtype"] == "float32"
+    # the training rows are as without the side by side
+    assert [r for r in rows if r.get("kind") != "sklearn"] == report.build_rows(small_json())[0]
+    table = report.format_table(rows, gemm)
+    lines = table.splitlines()
+    start = lines.index(next(line for line in lines if line.startswith("scikit-learn side by side")))
+    assert lines[start + 1].split() == ["peer", "thr", "dtype", "fit", "s", "samples/s", "test", "acc", "%", "x",
+                                        "sklearn", "acc", "-", "sklearn"]
+    assert lines[start + 3].split() == ["sklearn", "1", "float32", "5.00", "30,000", "96.00", "-", "-"]
+    assert lines[start + 4].split() == ["jitprop", "1", "float32", "2.00", "75,000", "96.05", "2.50", "+0.05"]
+    assert lines[start + 6].split() == ["jitprop", "2", "float32", "1.50", "100,000", "96.12", "2.00", "-0.08"]
+    assert len({len(line) for line in lines[start + 1:start + 7]}) == 1  # one column width for every row
+
+
+def test_report_without_scikit_learn_says_not_installed(monkeypatch):
+    monkeypatch.setitem(sys.modules, "sklearn", None)  # `import sklearn` raises ImportError; the report looks it up
+    rows, gemm = report.build_rows(small_json())
+    side = [r for r in rows if r.get("kind") == "sklearn"]
+    assert [(r["threads"], r["samples_per_second"], r["vs_sklearn"]) for r in side] == [
+        (1, None, report.MISSING), (2, None, report.MISSING)]
+    lines = report.format_table(rows, gemm).splitlines()
+    assert sum(line.startswith("sklearn ") and line.count("not installed") == 2 for line in lines) == 2
+
+
+def test_report_plot_leaves_out_the_side_by_side(tmp_path):
+    rows, _ = report.build_rows(sklearn_json(), sklearn_installed=True)
+    report.plot(rows, tmp_path / "p.png")
+    assert (tmp_path / "p.png").stat().st_size > 0

@@ -14,7 +14,7 @@ def _version():
 
 
 def build_parser():
-    from jitprop.cli import bench, data, experiment, predict, train, verify
+    from jitprop.cli import bench, data, experiment, predict, sweep, train, verify
     parser = argparse.ArgumentParser(
         prog="jitprop",
         description="Backpropagation for multilayer perceptrons with Numba-compiled CPU kernels, "
@@ -29,6 +29,7 @@ def build_parser():
     predict.add_predict(sub)
     predict.add_inspect(sub)
     experiment.add_experiment(sub)
+    sweep.add_sweep(sub)
     return parser
 
 

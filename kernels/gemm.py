@@ -1,0 +1,304 @@
+"""Register-blocked matrix products for the whole-epoch kernel, with their
+neighbours fused in: the optimizer step in the weight-gradient product's
+epilogue (dW is never written to memory), and the rows of the input read
+through an index (the minibatch is never copied).
+
+Three products, each over a range of tiles, so callers can split the work
+between threads by tiles:
+
+* ``forward_tiles``:       z[r, o] = x[rows[r]] . w[o]                (dot-product form)
+* ``input_grad_cols``:     d_in[r, i] = sum_o dz[r, o] w[o, i]         (outer-product form)
+* ``weight_update_cols``:  w[o, i] stepped with g = sum_r dz[r, o] x[rows[r], i] / denom
+                                                                        (outer-product form)
+
+Determinism: every output element is computed with the same sequence of
+operations whatever tile or thread computes it (fused multiply-adds in index
+order, lane-wise, then ``hsum``'s fixed tree and the scalar remainder in
+order; the edge code repeats that sequence), so results do not depend on how
+the tiles are shared between threads. Shapes: x (N, I), w (O, I) as flat
+blocks of ``params``, z and dz (B, O), d_in (B, I); rows (B,) int64 row
+indices of x; C-contiguous, one float dtype.
+"""
+from jitprop.kernels.config import jit, jit_inline
+from jitprop.kernels.optimizers import ADAM, MOMENTUM, SGD, apply_rule
+from jitprop.kernels.simd import hsum, vfma, vlanes, vload, vsplat, vstore, vzero
+
+FWD_ROWS, FWD_OUTS = 3, 4   # forward tile: 3 rows x 4 outputs = 12 vector accumulators
+DIN_ROWS = 4                # input gradient: 4 rows x 2 vectors = 8 accumulators
+DW_OUTS = 6                 # weight update: 6 outputs x 2 vectors = 12 accumulators
+
+
+@jit_inline
+def _fma(a, b, c):
+    return a * b + c  # one fused multiply-add (the "contract" fastmath flag), as vfma lane by lane
+
+
+# ---------------------------------------------------------------- forward
+
+@jit_inline
+def _tail(x, xo, w, wo, k0, n, s):
+    """s + x[xo + k] * w[wo + k] for k = k0 .. n-1, in order (flat offsets)."""
+    for k in range(k0, n):
+        s = _fma(x.flat[xo + k], w[wo + k], s)
+    return s
+
+
+@jit
+def _dot(x, xo, w, wo, n):
+    """One dot product, with the tile's sequence: lanes, hsum, the tail."""
+    lanes = vlanes(w)
+    acc = vzero(w)
+    k = 0
+    while k + lanes <= n:
+        acc = vfma(vload(x, xo + k), vload(w, wo + k), acc)
+        k += lanes
+    return _tail(x, xo, w, wo, k, n, hsum(acc))
+
+
+@jit
+def _dot_3x4(z, zr, zo, x, x0, x1, x2, w, w0, w1, w2, w3, n):
+    """The 3 x 4 tile z[zr..zr+2, zo..zo+3] of dot products of rows x0..x2
+    of x with rows w0..w3 of w (flat offsets), each as ``_dot`` makes it."""
+    lanes = vlanes(w)
+    a00 = a01 = a02 = a03 = a10 = a11 = a12 = a13 = a20 = a21 = a22 = a23 = vzero(w)
+    k = 0
+    while k + lanes <= n:
+        p0, p1, p2 = vload(x, x0 + k), vload(x, x1 + k), vload(x, x2 + k)
+        q = vload(w, w0 + k)
+        a00, a10, a20 = vfma(p0, q, a00), vfma(p1, q, a10), vfma(p2, q, a20)
+        q = vload(w, w1 + k)
+        a01, a11, a21 = vfma(p0, q, a01), vfma(p1, q, a11), vfma(p2, q, a21)
+        q = vload(w, w2 + k)
+        a02, a12, a22 = vfma(p0, q, a02), vfma(p1, q, a12), vfma(p2, q, a22)
+        q = vload(w, w3 + k)
+        a03, a13, a23 = vfma(p0, q, a03), vfma(p1, q, a13), vfma(p2, q, a23)
+        k += lanes
+    z[zr, zo] = _tail(x, x0, w, w0, k, n, hsum(a00))
+    z[zr, zo + 1] = _tail(x, x0, w, w1, k, n, hsum(a01))
+    z[zr, zo + 2] = _tail(x, x0, w, w2, k, n, hsum(a02))
+    z[zr, zo + 3] = _tail(x, x0, w, w3, k, n, hsum(a03))
+    z[zr + 1, zo] = _tail(x, x1, w, w0, k, n, hsum(a10))
+    z[zr + 1, zo + 1] = _tail(x, x1, w, w1, k, n, hsum(a11))
+    z[zr + 1, zo + 2] = _tail(x, x1, w, w2, k, n, hsum(a12))
+    z[zr + 1, zo + 3] = _tail(x, x1, w, w3, k, n, hsum(a13))
+    z[zr + 2, zo] = _tail(x, x2, w, w0, k, n, hsum(a20))
+    z[zr + 2, zo + 1] = _tail(x, x2, w, w1, k, n, hsum(a21))
+    z[zr + 2, zo + 2] = _tail(x, x2, w, w2, k, n, hsum(a22))
+    z[zr + 2, zo + 3] = _tail(x, x2, w, w3, k, n, hsum(a23))
+
+
+@jit
+def forward_tiles(z, x, rows, params, woff, t0, t1, row_block):
+    """z[r, o] = x[rows[r]] . w[o] (no bias) for the output tiles t0..t1-1
+    (tile t: outputs FWD_OUTS*t .. FWD_OUTS*t + FWD_OUTS - 1) and every row;
+    w (O, I) is params[woff:woff + O*I] row-major, O = z.shape[1]. Rows go
+    in blocks of ``row_block`` so a block of x stays in cache across tiles."""
+    n_rows, n_out = z.shape[0], z.shape[1]
+    n_in, ldx = x.shape[1], x.shape[1]
+    for rb in range(0, n_rows, row_block):
+        re = min(rb + row_block, n_rows)
+        for t in range(t0, t1):
+            o0 = t * FWD_OUTS
+            r = rb
+            if o0 + FWD_OUTS <= n_out:
+                w0 = woff + o0 * n_in
+                while r + FWD_ROWS <= re:
+                    _dot_3x4(z, r, o0, x, rows[r] * ldx, rows[r + 1] * ldx, rows[r + 2] * ldx,
+                             params, w0, w0 + n_in, w0 + 2 * n_in, w0 + 3 * n_in, n_in)
+                    r += FWD_ROWS
+            for rr in range(r, re):  # edge rows, and every row of an edge tile
+                for o in range(o0, min(o0 + FWD_OUTS, n_out)):
+                    z[rr, o] = _dot(x, rows[rr] * ldx, params, woff + o * n_in, n_in)
+
+
+# ---------------------------------------------------------- input gradient
+
+@jit
+def input_grad_cols(d_in, dz, params, woff, c0, c1):
+    """d_in[r, i] = sum_o dz[r, o] * w[o, i] (o in order) for the input
+    columns c0..c1-1 and every row; w (O, I) = params[woff:] row-major."""
+    lanes = vlanes(params)
+    n_rows, n_out, n_in = dz.shape[0], dz.shape[1], d_in.shape[1]
+    r = 0
+    c_end = c0 + (c1 - c0) // (2 * lanes) * (2 * lanes)
+    while r + DIN_ROWS <= n_rows:
+        for c in range(c0, c_end, 2 * lanes):
+            a00 = a01 = a10 = a11 = a20 = a21 = a30 = a31 = vzero(params)
+            for o in range(n_out):
+                q0, q1 = vload(params, woff + o * n_in + c), vload(params, woff + o * n_in + c + lanes)
+                s = vsplat(params, dz[r, o])
+                a00, a01 = vfma(s, q0, a00), vfma(s, q1, a01)
+                s = vsplat(params, dz[r + 1, o])
+                a10, a11 = vfma(s, q0, a10), vfma(s, q1, a11)
+                s = vsplat(params, dz[r + 2, o])
+                a20, a21 = vfma(s, q0, a20), vfma(s, q1, a21)
+                s = vsplat(params, dz[r + 3, o])
+                a30, a31 = vfma(s, q0, a30), vfma(s, q1, a31)
+            vstore(d_in, r * n_in + c, a00)
+            vstore(d_in, r * n_in + c + lanes, a01)
+            vstore(d_in, (r + 1) * n_in + c, a10)
+            vstore(d_in, (r + 1) * n_in + c + lanes, a11)
+            vstore(d_in, (r + 2) * n_in + c, a20)
+            vstore(d_in, (r + 2) * n_in + c + lanes, a21)
+            vstore(d_in, (r + 3) * n_in + c, a30)
+            vstore(d_in, (r + 3) * n_in + c + lanes, a31)
+        for rr in range(r, r + DIN_ROWS):
+            _input_grad_row(d_in, dz, params, woff, rr, c_end, c1)
+        r += DIN_ROWS
+    for rr in range(r, n_rows):
+        _input_grad_row(d_in, dz, params, woff, rr, c0, c1)
+
+
+@jit
+def _input_grad_row(d_in, dz, params, woff, r, c0, c1):
+    """Row r of input_grad_cols over columns c0..c1-1, the same sequence per
+    element (fused multiply-adds over o in order)."""
+    lanes = vlanes(params)
+    n_out, n_in = dz.shape[1], d_in.shape[1]
+    c = c0
+    while c + lanes <= c1:
+        a = vzero(params)
+        for o in range(n_out):
+            a = vfma(vsplat(params, dz[r, o]), vload(params, woff + o * n_in + c), a)
+        vstore(d_in, r * n_in + c, a)
+        c += lanes
+    for cc in range(c, c1):
+        s = d_in.dtype.type(0)
+        for o in range(n_out):
+            s = _fma(dz[r, o], params[woff + o * n_in + cc], s)
+        d_in[r, cc] = s
+
+
+# ------------------------------------------------------ weight update (dW)
+
+@jit_inline
+def _step_vector(params, state, kind, c, i, g):
+    """The optimizer rule on the vector of parameters at flat index i."""
+    p = vload(params, i)
+    if kind == SGD:
+        p, _, _ = apply_rule(SGD, c, p, g, p, p)
+    elif kind == MOMENTUM:
+        v = state[0]
+        p, s0, _ = apply_rule(MOMENTUM, c, p, g, vload(v, i), p)
+        vstore(v, i, s0)
+    else:
+        m, v = state[0], state[1]
+        p, s0, s1 = apply_rule(ADAM, c, p, g, vload(m, i), vload(v, i))
+        vstore(m, i, s0)
+        vstore(v, i, s1)
+    vstore(params, i, p)
+
+
+@jit_inline
+def step_value(params, state, kind, c, i, g):
+    """The optimizer rule on the single parameter at flat index i."""
+    p = params[i]
+    if kind == SGD:
+        params[i] = apply_rule(SGD, c, p, g, p, p)[0]
+    elif kind == MOMENTUM:
+        params[i], state[0, i], _ = apply_rule(MOMENTUM, c, p, g, state[0, i], p)
+    else:
+        params[i], state[0, i], state[1, i] = apply_rule(ADAM, c, p, g, state[0, i], state[1, i])
+
+
+@jit
+def _pack(panel, x, rows, col, width):
+    """panel[r, :width] = x[rows[r], col:col + width]: the column chunk of the
+    minibatch's rows, contiguous, so the tiles read it sequentially."""
+    ldx = x.shape[1]
+    for r in range(panel.shape[0]):
+        src = rows[r] * ldx + col
+        for j in range(width):
+            panel[r, j] = x.flat[src + j]
+
+
+@jit_inline
+def _update_row(params, state, kind, c, woff, n_in, dz, panel, o, col, width, denom):
+    """Weights (o, col .. col+width-1) stepped with their gradients from the
+    packed panel (rows x width), the same sequence per element (fused
+    multiply-adds over the rows in order)."""
+    lanes = vlanes(params)
+    pw = panel.shape[1]
+    j = 0
+    while j + lanes <= width:
+        a = vzero(params)
+        for r in range(dz.shape[0]):
+            a = vfma(vsplat(params, dz[r, o]), vload(panel, r * pw + j), a)
+        _step_vector(params, state, kind, c, woff + o * n_in + col + j, a / denom)
+        j += lanes
+    for jj in range(j, width):
+        s = params.dtype.type(0)
+        for r in range(dz.shape[0]):
+            s = _fma(dz[r, o], panel[r, jj], s)
+        step_value(params, state, kind, c, woff + o * n_in + col + jj, s / denom)
+
+
+@jit
+def weight_update_cols(params, state, kind, c, woff, dz, x, rows, c0, c1, denom, panel):
+    """Step every weight w[o, i] of the input columns c0..c1-1 (w =
+    params[woff:] row-major, O = dz.shape[1], I = x.shape[1]) with
+    g = sum_r dz[r, o] * x[rows[r], i] / denom, never writing g to memory.
+    Columns go in chunks of two vectors: each chunk of the minibatch's rows
+    is packed once into ``panel`` (rows x 2 lanes, scratch), then every tile
+    of DW_OUTS outputs reads it sequentially."""
+    lanes = vlanes(params)
+    n_rows, n_out, n_in = dz.shape[0], dz.shape[1], x.shape[1]
+    pw = panel.shape[1]
+    full = n_out // DW_OUTS * DW_OUTS
+    for col in range(c0, c1, pw):
+        width = min(pw, c1 - col)
+        _pack(panel, x, rows, col, width)
+        if width == pw:
+            for o0 in range(0, full, DW_OUTS):
+                a00 = a01 = a10 = a11 = a20 = a21 = a30 = a31 = a40 = a41 = a50 = a51 = vzero(params)
+                for r in range(n_rows):
+                    q0, q1 = vload(panel, r * pw), vload(panel, r * pw + lanes)
+                    s = vsplat(params, dz[r, o0])
+                    a00, a01 = vfma(s, q0, a00), vfma(s, q1, a01)
+                    s = vsplat(params, dz[r, o0 + 1])
+                    a10, a11 = vfma(s, q0, a10), vfma(s, q1, a11)
+                    s = vsplat(params, dz[r, o0 + 2])
+                    a20, a21 = vfma(s, q0, a20), vfma(s, q1, a21)
+                    s = vsplat(params, dz[r, o0 + 3])
+                    a30, a31 = vfma(s, q0, a30), vfma(s, q1, a31)
+                    s = vsplat(params, dz[r, o0 + 4])
+                    a40, a41 = vfma(s, q0, a40), vfma(s, q1, a41)
+                    s = vsplat(params, dz[r, o0 + 5])
+                    a50, a51 = vfma(s, q0, a50), vfma(s, q1, a51)
+                i = woff + o0 * n_in + col
+                _step_vector(params, state, kind, c, i, a00 / denom)
+                _step_vector(params, state, kind, c, i + lanes, a01 / denom)
+                i += n_in
+                _step_vector(params, state, kind, c, i, a10 / denom)
+                _step_vector(params, state, kind, c, i + lanes, a11 / denom)
+                i += n_in
+                _step_vector(params, state, kind, c, i, a20 / denom)
+                _step_vector(params, state, kind, c, i + lanes, a21 / denom)
+                i += n_in
+                _step_vector(params, state, kind, c, i, a30 / denom)
+                _step_vector(params, state, kind, c, i + lanes, a31 / denom)
+                i += n_in
+                _step_vector(params, state, kind, c, i, a40 / denom)
+                _step_vector(params, state, kind, c, i + lanes, a41 / denom)
+                i += n_in
+                _step_vector(params, state, kind, c, i, a50 / denom)
+                _step_vector(params, state, kind, c, i + lanes, a51 / denom)
+            for o in range(full, n_out):
+                _update_row(params, state, kind, c, woff, n_in, dz, panel, o, col, width, denom)
+        else:
+            for o in range(n_out):
+                _update_row(params, state, kind, c, woff, n_in, dz, panel, o, col, width, denom)
+
+
+@jit
+def bias_update(params, state, kind, c, boff, dz, o0, o1, denom):
+    """Biases o0..o1-1 (params[boff + o]) stepped with sum_r dz[r, o] / denom."""
+    for o in range(o0, o1):
+        s = params.dtype.type(0)
+        for r in range(dz.shape[0]):
+            s += dz[r, o]
+        step_value(params, state, kind, c, boff + o, s / denom)
+
+
+def n_tiles(n, per_tile):
+    return -(-n // per_tile)

@@ -1,0 +1,237 @@
+"""SIMD vectors for the compiled kernels: a Numba type for an LLVM vector
+(``VEC_BYTES`` wide: 8 float32 or 4 float64 lanes on AVX2, twice that with
+AVX-512) and the handful of operations a GEMM micro-kernel needs.
+
+Numba has no vector type and LLVM will not keep a register tile of
+accumulators in registers across a loop by itself, so the micro-kernels in
+``gemm.py`` spell out their vectors: ``vload``/``vstore`` at an element
+index of a C-contiguous array, ``vsplat`` (broadcast a scalar), ``vfma``,
+``hsum`` (a fixed-order horizontal sum, so results do not depend on where a
+tile falls) and the arithmetic operators, ``vmax`` and ``np.sqrt``, so the
+optimizer and activation rules written for scalars run on vectors unchanged.
+
+Everything here is compiled inline into its callers (LLVM intrinsics); these
+are not kernels and have no twins. ``tests/test_simd.py`` checks each.
+"""
+import operator
+
+import numpy as np
+from llvmlite import binding as llvm
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic, models, overload, register_model
+
+VEC_BYTES = 64 if "+avx512f" in llvm.get_host_cpu_features().flatten().split(",") else 32
+
+
+class Vec(types.Type):
+    """An LLVM vector of ``lanes`` elements of the float type ``dtype``."""
+
+    def __init__(self, dtype, lanes):
+        self.dtype, self.lanes = dtype, lanes
+        super().__init__(name=f"Vec({dtype}, {lanes})")
+
+
+@register_model(Vec)
+class _VecModel(models.PrimitiveModel):
+    def __init__(self, dmm, fe_type):
+        super().__init__(dmm, fe_type, ir.VectorType(dmm.lookup(fe_type.dtype).get_value_type(), fe_type.lanes))
+
+
+def _vector_intrinsic(builder, base, vec, nargs):
+    """The LLVM intrinsic ``base`` (e.g. llvm.fma) for vector type ``vec``."""
+    elem = "f32" if isinstance(vec.element, ir.FloatType) else "f64"
+    name = f"{base}.v{vec.count}{elem}"
+    fnty = ir.FunctionType(vec, [vec] * nargs)
+    fn = builder.module.globals.get(name)
+    return fn if fn is not None else ir.Function(builder.module, fnty, name)
+
+
+def _vec_of(arr):
+    return Vec(arr.dtype, VEC_BYTES * 8 // arr.dtype.bitwidth)
+
+
+def _pointer(context, builder, arrty, arr, index, vty):
+    data = context.make_array(arrty)(context, builder, value=arr).data
+    elem = builder.gep(data, [index])
+    return builder.bitcast(elem, context.get_value_type(vty).as_pointer())
+
+
+@intrinsic
+def vlanes(typingctx, arr):
+    """The number of lanes of ``arr``'s dtype (a compile-time constant)."""
+    lanes = _vec_of(arr).lanes
+
+    def codegen(context, builder, sig, args):
+        return context.get_constant(types.intp, lanes)
+    return types.intp(arr), codegen
+
+
+@intrinsic
+def vload(typingctx, arr, index):
+    """The vector at flat element ``index`` of C-contiguous ``arr``."""
+    vty = _vec_of(arr)
+
+    def codegen(context, builder, sig, args):
+        ptr = _pointer(context, builder, sig.args[0], args[0], args[1], vty)
+        return builder.load(ptr, align=arr.dtype.bitwidth // 8)
+    return vty(arr, index), codegen
+
+
+@intrinsic
+def vstore(typingctx, arr, index, v):
+    """Store vector ``v`` at flat element ``index`` of ``arr``."""
+    if not isinstance(v, Vec) or v.dtype != arr.dtype:
+        return None
+
+    def codegen(context, builder, sig, args):
+        ptr = _pointer(context, builder, sig.args[0], args[0], args[1], sig.args[2])
+        builder.store(args[2], ptr, align=arr.dtype.bitwidth // 8)
+        return context.get_dummy_value()
+    return types.void(arr, index, v), codegen
+
+
+@intrinsic
+def vsplat(typingctx, like, x):
+    """A vector (lanes of ``like``'s dtype) with every lane ``x``."""
+    vty = _vec_of(like)
+
+    def codegen(context, builder, sig, args):
+        val = context.cast(builder, args[1], sig.args[1], vty.dtype)
+        vec_t = context.get_value_type(vty)
+        v = builder.insert_element(ir.Constant(vec_t, ir.Undefined), val, ir.Constant(ir.IntType(32), 0))
+        return builder.shuffle_vector(v, ir.Constant(vec_t, ir.Undefined),
+                                      ir.Constant(ir.VectorType(ir.IntType(32), vty.lanes), [0] * vty.lanes))
+    return vty(like, x), codegen
+
+
+@intrinsic
+def vfma(typingctx, a, b, c):
+    """a * b + c, fused (one rounding), lane by lane."""
+    if not (isinstance(a, Vec) and a == b == c):
+        return None
+
+    def codegen(context, builder, sig, args):
+        fn = _vector_intrinsic(builder, "llvm.fma", args[0].type, 3)
+        return builder.call(fn, args)
+    return a(a, b, c), codegen
+
+
+@intrinsic
+def hsum(typingctx, v):
+    """The sum of the lanes of ``v``, in a fixed order (halves added pairwise
+    down to one lane), so a result does not depend on where it was computed."""
+    if not isinstance(v, Vec):
+        return None
+
+    def codegen(context, builder, sig, args):
+        x, n = args[0], v.lanes
+        i32 = ir.IntType(32)
+        while n > 1:
+            half = n // 2
+            lo = builder.shuffle_vector(x, x, ir.Constant(ir.VectorType(i32, half), list(range(half))))
+            hi = builder.shuffle_vector(x, x, ir.Constant(ir.VectorType(i32, half), list(range(half, n))))
+            x = builder.fadd(lo, hi)
+            n = half
+        return builder.extract_element(x, ir.Constant(i32, 0))
+    return v.dtype(v), codegen
+
+
+def _binary(name, op):
+    @intrinsic
+    def vop(typingctx, a, b):
+        if not (isinstance(a, Vec) and a == b):
+            return None
+
+        def codegen(context, builder, sig, args):
+            return getattr(builder, op)(*args)
+        return a(a, b), codegen
+    vop.__name__ = name
+    return vop
+
+
+vadd, vsub, vmul, vdiv = (_binary(n, op) for n, op in
+                          (("vadd", "fadd"), ("vsub", "fsub"), ("vmul", "fmul"), ("vdiv", "fdiv")))
+
+
+@intrinsic
+def _splat_as(typingctx, v, x):
+    """x broadcast to the type of vector v."""
+    if not isinstance(v, Vec):
+        return None
+
+    def codegen(context, builder, sig, args):
+        val = context.cast(builder, args[1], sig.args[1], v.dtype)
+        vec_t = context.get_value_type(v)
+        r = builder.insert_element(ir.Constant(vec_t, ir.Undefined), val, ir.Constant(ir.IntType(32), 0))
+        return builder.shuffle_vector(r, ir.Constant(vec_t, ir.Undefined),
+                                      ir.Constant(ir.VectorType(ir.IntType(32), v.lanes), [0] * v.lanes))
+    return v(v, x), codegen
+
+
+@intrinsic
+def vmax(typingctx, a, b):
+    """The larger of a and b, lane by lane (b may be a scalar)."""
+    if not isinstance(a, Vec):
+        return None
+
+    def codegen(context, builder, sig, args):
+        x, y = args
+        if not isinstance(sig.args[1], Vec):
+            y = _splat(context, builder, a, y, sig.args[1])
+        fn = _vector_intrinsic(builder, "llvm.maxnum", x.type, 2)
+        return builder.call(fn, [x, y])
+    return a(a, b), codegen
+
+
+@intrinsic
+def vsqrt(typingctx, a):
+    if not isinstance(a, Vec):
+        return None
+
+    def codegen(context, builder, sig, args):
+        fn = _vector_intrinsic(builder, "llvm.sqrt", args[0].type, 1)
+        return builder.call(fn, args)
+    return a(a), codegen
+
+
+def _splat(context, builder, vty, val, valty):
+    val = context.cast(builder, val, valty, vty.dtype)
+    vec_t = context.get_value_type(vty)
+    r = builder.insert_element(ir.Constant(vec_t, ir.Undefined), val, ir.Constant(ir.IntType(32), 0))
+    return builder.shuffle_vector(r, ir.Constant(vec_t, ir.Undefined),
+                                  ir.Constant(ir.VectorType(ir.IntType(32), vty.lanes), [0] * vty.lanes))
+
+
+# Operators, so scalar rules (the optimizers', the activations') run on vectors.
+def _overload_op(pyop, vop):
+    @overload(pyop, inline="always")
+    def impl(a, b):
+        if isinstance(a, Vec) and isinstance(b, Vec):
+            return lambda a, b: vop(a, b)
+        if isinstance(a, Vec) and isinstance(b, (types.Float, types.Integer)):
+            return lambda a, b: vop(a, _splat_as(a, b))
+        if isinstance(b, Vec) and isinstance(a, (types.Float, types.Integer)):
+            return lambda a, b: vop(_splat_as(b, a), b)
+        return None
+
+
+for _pyop, _vop in ((operator.add, vadd), (operator.sub, vsub), (operator.mul, vmul), (operator.truediv, vdiv)):
+    _overload_op(_pyop, _vop)
+
+
+@overload(np.sqrt, inline="always")
+def _np_sqrt(a):
+    if isinstance(a, Vec):
+        return lambda a: vsqrt(a)
+    return None
+
+
+@intrinsic
+def vzero(typingctx, like):
+    """A vector of zeros (lanes of ``like``'s dtype)."""
+    vty = _vec_of(like)
+
+    def codegen(context, builder, sig, args):
+        return ir.Constant(context.get_value_type(vty), None)
+    return vty(like), codegen
