@@ -82,12 +82,20 @@ def copy_row(dst, src):
 @jit
 def bias_activation(out, b, act):
     """out (B, n) = act(out + b) in place, b (1, n); one pass over out."""
+    bias_activation_cols(out, b, act, 0, out.shape[0], 0, out.shape[1])
+
+
+@jit
+def bias_activation_cols(out, b, act, r0, r1, c0, c1):
+    """``bias_activation`` on rows r0..r1-1, columns c0..c1-1 (a thread's share).
+    The loops run over sliced rows: a loop over range(c0, c1) of a whole row
+    did not vectorise (measured 600 x 128 float32, identity: 85 us against 13)."""
     one = out.dtype.type(1)
     zero = out.dtype.type(0)
     slope = out.dtype.type(LEAKY_SLOPE)
-    bias = b[0]
-    for r in range(out.shape[0]):
-        row = out[r]
+    bias = b[0, c0:c1]
+    for r in range(r0, r1):
+        row = out[r, c0:c1]
         if act == SIGMOID:
             for o in range(row.shape[0]):
                 row[o] = _sigmoid_value(row[o] + bias[o], one)

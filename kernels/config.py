@@ -49,9 +49,31 @@ def _say_once(key, message):
             pass
 
 
+def _kernels_stamp():
+    """The modification times and sizes of every source file of kernels/:
+    the stamp every cache entry is checked against. Numba checks only the
+    function's own file, but kernels inline helpers from the other files, so
+    an edit (or an upgrade) of one file would leave its callers' cached code
+    stale, silently."""
+    folder = os.path.dirname(os.path.abspath(__file__))
+    stamp = []
+    for name in sorted(os.listdir(folder)):
+        if name.endswith(".py"):
+            st = os.stat(os.path.join(folder, name))
+            stamp.append((name, st.st_mtime, st.st_size))
+    return tuple(stamp)
+
+
+KERNELS_STAMP = _kernels_stamp()
+
+
 class RobustCache(FunctionCache):
     """Numba's per-function disk cache, made safe against damaged entries and
-    unwritable folders."""
+    unwritable folders, and checked against every kernel source file."""
+
+    def __init__(self, py_func):
+        super().__init__(py_func)
+        self._cache_file._source_stamp = KERNELS_STAMP
 
     def load_overload(self, sig, target_context):
         try:
@@ -81,8 +103,8 @@ class RobustCache(FunctionCache):
                                    f"{len(moved)} file(s) aside to *.corrupt and compiling again")
 
 
-def _compile(fn, fastmath):
-    disp = numba.njit(**{**OPTIONS, "cache": False, "fastmath": set(fastmath)})(fn)
+def _compile(fn, fastmath, parallel=False):
+    disp = numba.njit(**{**OPTIONS, "cache": False, "fastmath": set(fastmath), "parallel": parallel})(fn)
     try:
         disp._cache = RobustCache(disp.py_func)
     except RuntimeError as exc:  # "no locator available": nowhere writable to keep compiled code
@@ -100,3 +122,10 @@ def jit(fn):
 def jit_exact(fn):
     """As :func:`jit`, with :data:`EXACT_FASTMATH` (no reassociation)."""
     return _compile(fn, EXACT_FASTMATH)
+
+
+def jit_parallel(fn):
+    """As :func:`jit`, with ``prange`` loops run on Numba's thread pool (for
+    kernels that split fixed tiles between threads; results must not depend
+    on the split)."""
+    return _compile(fn, FASTMATH, parallel=True)

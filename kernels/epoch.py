@@ -11,16 +11,21 @@ state (S, P) and the number of updates done before this call, plus one
 learning rate per step (``lrs``), so any schedule runs inside.
 """
 import numpy as np
+from numba import prange
 
-from jitprop.kernels.activations import IDENTITY, activation_gradient, copy_row
-from jitprop.kernels.config import jit
+from jitprop.kernels.activations import IDENTITY, activation_gradient, bias_activation_cols, copy_row
+from jitprop.kernels.config import jit, jit_parallel
+from jitprop.kernels.gemm import (
+    DW_OUTS, FWD_OUTS, FWD_ROWS, bias_update, forward_tiles, input_grad_cols, pack_dz, weight_update_cols,
+)
 from jitprop.kernels.layout import n_params
-from jitprop.kernels.linear import linear_forward, linear_gradients
+from jitprop.kernels.linear import linear_forward
 from jitprop.kernels.losses import LOSSES, SOFTMAX_CE, mse, softmax_cross_entropy
 from jitprop.kernels.optimizers import (
-    OPTIMIZERS, STATE_BUFFERS, VARIANTS, update_and_clear, update_range, variant_args,
+    OPTIMIZERS, STATE_BUFFERS, VARIANTS, step_constants, update_range, variant_args,
 )
 from jitprop.kernels.registry import kernel
+from jitprop.kernels.simd import vlanes
 
 
 @jit
@@ -66,32 +71,10 @@ def _forward(params, poffs, sizes, acts, buf, aoffs, rows):
 
 
 @jit
-def _gather_rows(xb, yb, x, y, order, start):
-    """xb[r] = x[order[start + r]], yb likewise: the minibatch, in order."""
-    for r in range(xb.shape[0]):
-        i = order[start + r]
-        copy_row(xb[r], x[i])
-        copy_row(yb[r], y[i])
-
-
-@jit
 def _loss(d_last, a_last, yb, loss_kind):
     if loss_kind == SOFTMAX_CE:
         return softmax_cross_entropy(d_last, a_last, yb)
     return mse(d_last, a_last, yb)
-
-
-@jit
-def _backward(grad, params, poffs, sizes, acts, buf, deltas, aoffs, rows):
-    # deltas block L holds dL/da_L; ``grad`` is zero on entry and receives
-    # this minibatch's gradients (written straight into it where BLAS is used).
-    for l in range(sizes.shape[0] - 2, -1, -1):
-        dz = _block(deltas, aoffs, l + 1, rows, sizes[l + 1])
-        if acts[l] != IDENTITY:
-            activation_gradient(dz, dz, _block(buf, aoffs, l + 1, rows, sizes[l + 1]), acts[l])
-        linear_gradients(_block(deltas, aoffs, l, rows, sizes[l]), _weight(grad, poffs, sizes, l),
-                         _bias(grad, poffs, sizes, l), dz, _block(buf, aoffs, l, rows, sizes[l]),
-                         _weight(params, poffs, sizes, l), l > 0, True)
 
 
 # ------------------------------------------------------------ test recipes
@@ -190,8 +173,73 @@ _CODES = {"loss_kind": LOSSES, "opt_kind": OPTIMIZERS}
 
 # ---------------------------------------------------------------- kernels
 
-@kernel(arrays=_TRAIN_ARRAYS, writes=("params", "state"), ints=("sizes", "acts", "order"), f64=("hyper", "lrs"),
-        codes=_CODES, inputs=_train_epoch_inputs, variants=tuple(VARIANTS), family="network",
+# Each product is split into PARTS shares of tiles, run by Numba's threads
+# (prange's static schedule: with 2 threads, the first four shares on one
+# core, the last four on the other, step after step, so each core keeps its
+# share of the weights in its own cache). The results do not depend on the
+# split, so PARTS is a constant (asking Numba for the thread count inside a
+# kernel would make it uncachable).
+PARTS = 8
+# The forward product is split by rows from this many rows up (each share
+# then has whole tiles of rows), by output tiles below.
+ROW_SPLIT = PARTS * 4 * FWD_ROWS
+
+
+@jit
+def _share(n, parts, i, align):
+    """The i-th of ``parts`` consecutive, balanced shares of range(n), made
+    of whole chunks of ``align`` (the last chunk may be short)."""
+    chunks = -(-n // align)
+    return min(n, i * chunks // parts * align), min(n, (i + 1) * chunks // parts * align)
+
+
+@jit
+def _row_block(n_in, itemsize):
+    # rows of x per forward block: ~96 KB of them, a multiple of the tile's rows
+    return max(FWD_ROWS, (98304 // (n_in * itemsize)) // FWD_ROWS * FWD_ROWS)
+
+
+@jit_parallel
+def _forward_layer(z, x, rows, params, woff, b, act, tiles, block):
+    """z = act(x[rows] @ w.T + b), split between Numba's threads: by shares
+    of rows from ROW_SPLIT rows (x read once, w by every share from cache),
+    by shares of output tiles below (few rows, each share reads them all).
+    (A small parallel function of its own: the parallel transformation of
+    the whole epoch loop took Numba ~20 s to compile.)"""
+    n, n_out = z.shape[0], z.shape[1]
+    if n >= ROW_SPLIT:
+        for th in prange(PARTS):
+            r0, r1 = _share(n, PARTS, th, FWD_ROWS)
+            forward_tiles(z, x, rows, params, woff, r0, r1, 0, tiles, block)
+            bias_activation_cols(z, b, act, r0, r1, 0, n_out)
+    else:
+        for th in prange(PARTS):
+            t0, t1 = _share(tiles, PARTS, th, 1)
+            forward_tiles(z, x, rows, params, woff, 0, n, t0, t1, block)
+            bias_activation_cols(z, b, act, 0, n, min(t0 * FWD_OUTS, n_out), min(t1 * FWD_OUTS, n_out))
+
+
+@jit_parallel
+def _backward_layer(d_in, dz, dzp, params, state, kind, c, woff, boff, x, rows, roffs, denom, panels, panel_offs,
+                    bias_acc, need_d_in):
+    """A layer's input gradient (if ``need_d_in``) and its weights' and
+    biases' update, split between Numba's threads by shares of the input
+    columns: each share first takes its columns' input gradient with the
+    weights before the update, then updates those columns."""
+    lanes2 = panels.shape[2]
+    n_in, n_out = x.shape[1], dz.shape[1]
+    for th in prange(PARTS):
+        c0, c1 = _share(n_in, PARTS, th, lanes2)
+        if need_d_in:
+            input_grad_cols(d_in, dz, params, woff, c0, c1)
+        weight_update_cols(params, state, kind, c, woff, n_out, dzp, x, rows, c0, c1, denom, panels[th],
+                           roffs, panel_offs[th])
+        o0, o1 = _share(n_out, PARTS, th, 1)
+        bias_update(params, state, kind, c, boff, dz, o0, o1, denom, bias_acc[th])
+
+
+@kernel(arrays=_TRAIN_ARRAYS, writes=("params", "state"), ints=("sizes", "acts", "order"),
+        f64=("hyper", "lrs"), codes=_CODES, inputs=_train_epoch_inputs, variants=tuple(VARIANTS), family="network",
         check=_network_check("train_epoch"))
 def train_epoch(params, state, sizes, acts, loss_kind, opt_kind, hyper, step, mean_loss, x, y, order,
                 batch_size, lrs):
@@ -206,33 +254,69 @@ def train_epoch(params, state, sizes, acts, loss_kind, opt_kind, hyper, step, me
     rate per step. Returns the costs (n_steps,) float64; stops before the
     update of the first step whose cost is not finite (that entry holds it,
     later entries are NaN).
+
+    Each layer's products are split by fixed tiles between the threads of
+    Numba's pool (``gemm.py``); every weight's update is fused into the
+    product that makes its gradient, after the layer's input gradient is
+    taken with the old weights. The rows of x are read where they are.
+    Results are the same bits at any thread count.
     """
     n = order.shape[0]
     n_batches = (n + batch_size - 1) // batch_size
     costs = np.full(n_batches, np.nan)
-    n_out = sizes[sizes.shape[0] - 1]
     last = sizes.shape[0] - 1
+    n_out = sizes[last]
     poffs = _param_offsets(sizes)
     aoffs = _row_offsets(sizes, batch_size)
     buf = np.empty(aoffs[-1], params.dtype)
     deltas = np.empty(aoffs[-1], params.dtype)
-    grad = np.zeros_like(params)
     yb_buf = np.empty(batch_size * n_out, params.dtype)
+    ident = np.arange(batch_size)
+    lanes2 = 2 * vlanes(params)
+    panels = np.empty((PARTS, batch_size, lanes2), params.dtype)  # weight_update_cols' scratch
+    widest = 0
+    for l in range(sizes.shape[0]):
+        widest = max(widest, sizes[l])
+    bias_acc = np.empty((PARTS, widest), params.dtype)  # bias_update's scratch
+    roffs = np.empty(batch_size, np.int64)  # row offsets of a layer's input, for weight_update_cols
+    panel_offs = np.empty((PARTS, batch_size), np.int64)  # and of the rows of each part's panel
+    dz_packed = np.empty((-(-widest // DW_OUTS)) * DW_OUTS * batch_size, params.dtype)  # pack_dz's
     for k in range(n_batches):
         start = k * batch_size
         rows = min(batch_size, n - start)
+        idx = order[start:start + rows]
+        for l in range(last):
+            x_l = x if l == 0 else _block(buf, aoffs, l, rows, sizes[l])
+            r_l = idx if l == 0 else ident[:rows]
+            z = _block(buf, aoffs, l + 1, rows, sizes[l + 1])
+            b = _bias(params, poffs, sizes, l)
+            tiles = -(-sizes[l + 1] // FWD_OUTS)
+            block = _row_block(sizes[l], params.itemsize)
+            _forward_layer(z, x_l, r_l, params, poffs[l], b, acts[l], tiles, block)
         yb = yb_buf[:rows * n_out].reshape((rows, n_out))
-        _gather_rows(_block(buf, aoffs, 0, rows, sizes[0]), yb, x, y, order, start)
-        _forward(params, poffs, sizes, acts, buf, aoffs, rows)
+        for r in range(rows):
+            copy_row(yb[r], y[idx[r]])
         cost = _loss(_block(deltas, aoffs, last, rows, n_out), _block(buf, aoffs, last, rows, n_out), yb, loss_kind)
         costs[k] = cost
         if not np.isfinite(cost):
             break
-        _backward(grad, params, poffs, sizes, acts, buf, deltas, aoffs, rows)
-        if mean_loss:
-            for i in range(grad.shape[0]):
-                grad[i] /= rows
-        update_and_clear(params, grad, state, opt_kind, hyper, lrs[k], step + k + 1)
+        c = step_constants(params, opt_kind, hyper, lrs[k], step + k + 1)
+        denom = params.dtype.type(rows if mean_loss else 1)
+        for l in range(last - 1, -1, -1):
+            dz = _block(deltas, aoffs, l + 1, rows, sizes[l + 1])
+            if acts[l] != IDENTITY:
+                activation_gradient(dz, dz, _block(buf, aoffs, l + 1, rows, sizes[l + 1]), acts[l])
+            x_l = x if l == 0 else _block(buf, aoffs, l, rows, sizes[l])
+            r_l = idx if l == 0 else ident[:rows]
+            boff = poffs[l] + sizes[l + 1] * sizes[l]
+            dzp = dz_packed[:-(-sizes[l + 1] // DW_OUTS) * rows * DW_OUTS].reshape((-(-sizes[l + 1] // DW_OUTS), rows,
+                                                                                DW_OUTS))
+            pack_dz(dzp, dz)
+            for r in range(rows):
+                roffs[r] = r_l[r] * sizes[l]
+            d_in = _block(deltas, aoffs, l, rows, sizes[l])
+            _backward_layer(d_in, dz, dzp, params, state, opt_kind, c, poffs[l], boff, x_l, r_l, roffs[:rows],
+                            denom, panels[:, :rows], panel_offs, bias_acc, l > 0)
     return costs
 
 

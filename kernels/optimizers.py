@@ -62,43 +62,51 @@ def _adam(p, g, m, v, step_size, wd, decay, b1, one_b1, b2, one_b2, inv_sqrt_c2,
 
 
 @jit
-def update_range(params, grads, state, kind, hyper, lr, step, lo, hi, grad_scale):
-    """params[lo:hi] updated with grads[lo:hi] * grad_scale by optimizer
-    ``kind`` (state updated alongside). One loop per rule, the branch
-    outside it, so each loop vectorises."""
-    dt = params.dtype.type
-    lr_ = dt(lr)
-    s = dt(grad_scale)
-    if kind == SGD:
-        wd = dt(hyper[WEIGHT_DECAY])
-        for i in range(lo, hi):
-            params[i] = _sgd(params[i], grads[i] * s, lr_, wd)
-    elif kind == MOMENTUM:
-        wd = dt(hyper[WEIGHT_DECAY])
-        mu = dt(hyper[MOMENTUM_COEF])
-        nesterov = hyper[NESTEROV] != 0
-        v = state[0]
-        for i in range(lo, hi):
-            params[i], v[i] = _momentum(params[i], grads[i] * s, v[i], lr_, wd, mu, nesterov)
-    else:
-        b1, b2 = hyper[BETA1], hyper[BETA2]
-        decoupled = hyper[DECOUPLED] != 0
-        wd = dt(0.0) if decoupled else dt(hyper[WEIGHT_DECAY])
-        decay = dt(1.0 - lr * hyper[WEIGHT_DECAY]) if decoupled else dt(1.0)
-        step_size = dt(lr / (1.0 - b1 ** step))
-        inv_sqrt_c2 = dt(1.0 / np.sqrt(1.0 - b2 ** step))
-        m, v = state[0], state[1]
-        for i in range(lo, hi):
-            params[i], m[i], v[i] = _adam(params[i], grads[i] * s, m[i], v[i], step_size, wd, decay, dt(b1),
-                                          dt(1.0 - b1), dt(b2), dt(1.0 - b2), inv_sqrt_c2, dt(hyper[EPS]))
+def step_constants(like, kind, hyper, lr, step):
+    """The rule's constants for one update, in the dtype of the array
+    ``like``: (lr, L2 weight decay, momentum, nesterov, Adam's step size,
+    AdamW's decay factor, b1, 1 - b1, b2, 1 - b2, 1 / sqrt(1 - b2^t), eps).
+    Derived ones are computed in float64, then rounded once."""
+    dt = like.dtype.type
+    decoupled = hyper[DECOUPLED] != 0
+    b1, b2 = hyper[BETA1], hyper[BETA2]
+    return (dt(lr), dt(0.0) if decoupled and kind == ADAM else dt(hyper[WEIGHT_DECAY]), dt(hyper[MOMENTUM_COEF]),
+            hyper[NESTEROV] != 0, dt(lr / (1.0 - b1 ** step)) if kind == ADAM else dt(lr),
+            dt(1.0 - lr * hyper[WEIGHT_DECAY]) if decoupled else dt(1.0), dt(b1), dt(1.0 - b1), dt(b2), dt(1.0 - b2),
+            dt(1.0 / np.sqrt(1.0 - b2 ** step)) if kind == ADAM else dt(1.0), dt(hyper[EPS]))
 
 
 @jit
-def update_and_clear(params, grads, state, kind, hyper, lr, step):
-    """``update_range`` over the whole buffer, then grads = 0 (the fused
-    epoch accumulates the next step into it); one pass per buffer."""
-    update_range(params, grads, state, kind, hyper, lr, step, 0, params.shape[0], 1.0)
-    grads[:] = 0
+def apply_rule(kind, c, p, g, s0, s1):
+    """Optimizer ``kind``'s rule with constants ``c`` (``step_constants``) on
+    a value or a SIMD vector: returns the new (p, s0, s1) (the state values
+    the rule does not use pass through)."""
+    if kind == SGD:
+        return _sgd(p, g, c[0], c[1]), s0, s1
+    if kind == MOMENTUM:
+        p2, v = _momentum(p, g, s0, c[0], c[1], c[2], c[3])
+        return p2, v, s1
+    return _adam(p, g, s0, s1, c[4], c[1], c[5], c[6], c[7], c[8], c[9], c[10], c[11])
+
+
+@jit
+def update_range(params, grads, state, kind, hyper, lr, step, lo, hi, grad_scale):
+    """params[lo:hi] updated with grads[lo:hi] / grad_scale by optimizer
+    ``kind`` (state updated alongside). One loop per rule, the branch
+    outside it, so each loop vectorises."""
+    c = step_constants(params, kind, hyper, lr, step)
+    s = params.dtype.type(grad_scale)
+    if kind == SGD:
+        for i in range(lo, hi):
+            params[i] = apply_rule(SGD, c, params[i], grads[i] / s, params[i], params[i])[0]
+    elif kind == MOMENTUM:
+        v = state[0]
+        for i in range(lo, hi):
+            params[i], v[i], _ = apply_rule(MOMENTUM, c, params[i], grads[i] / s, v[i], v[i])
+    else:
+        m, v = state[0], state[1]
+        for i in range(lo, hi):
+            params[i], m[i], v[i] = apply_rule(ADAM, c, params[i], grads[i] / s, m[i], v[i])
 
 
 # --------------------------------------------------- test recipe and kernel

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from jitprop.kernels.config import jit
+from jitprop.kernels.config import jit, jit_parallel
 
 FLOAT_DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
 
@@ -63,10 +63,11 @@ KERNELS = []
 compiled = types.SimpleNamespace()
 
 
-def kernel(**recipe):
-    """Decorator: compile ``fn`` and register it with its recipe, in order."""
+def kernel(parallel=False, **recipe):
+    """Decorator: compile ``fn`` (``parallel``: its prange loops on Numba's
+    thread pool) and register it with its recipe, in order."""
     def deco(fn):
-        disp = jit(fn)
+        disp = jit_parallel(fn) if parallel else jit(fn)
         KERNELS.append(Recipe(name=fn.__name__, compiled=disp, **recipe))
         setattr(compiled, fn.__name__, disp)
         return disp

@@ -12,9 +12,9 @@ import pytest
 import jitprop
 import jitprop.kernels as K
 import jitprop.kernels.reference as R
-from jitprop.kernels import activations, config, epoch, fastexp, linear, losses, optimizers, registry
+from jitprop.kernels import activations, config, epoch, fastexp, gemm, linear, losses, optimizers, registry
 
-MODULES = [activations, linear, losses, optimizers, epoch, fastexp]
+MODULES = [activations, linear, losses, optimizers, epoch, fastexp, gemm]
 # fastexp's range reduction must not be reassociated (see kernels/config.py)
 EXACT_MODULES = {fastexp.__name__}
 
@@ -129,3 +129,24 @@ def test_with_nowhere_to_cache_the_kernels_still_run(tmp_path):
     done = _run(code, {}, tmp_path)
     assert done.returncode == 0 and done.stdout.splitlines()[0] == "0.731059", done.stderr
     assert "compiling without one" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_an_edit_to_any_kernel_file_recompiles_every_kernel(tmp_path):
+    # Kernels inline helpers from other files (train_epoch inlines gemm.py):
+    # a cached entry must be checked against every kernel file, not only its
+    # own. Simulated: the same function, cached, then loaded with the stamp of
+    # all kernel files as it is (a hit) and as after an edit (a miss).
+    from jitprop.kernels.config import KERNELS_STAMP
+    assert {"gemm.py", "epoch.py", "activations.py", "simd.py"} <= {name for name, _, _ in KERNELS_STAMP}
+    (tmp_path / "mod.py").write_text(
+        "from jitprop.kernels.config import jit\n@jit\ndef f(x):\n    return x + 1\n")
+    code = ("import sys; sys.path.insert(0, {root!r}); import jitprop.kernels.config as c; {patch}"
+            "import mod; mod.f(1); print(sum(mod.f.stats.cache_hits.values()), sum(mod.f.stats.cache_misses.values()))")
+    env = {"NUMBA_CACHE_DIR": str(tmp_path / "cache")}
+    runs = [_run(code.format(root=str(tmp_path), patch=patch), env, tmp_path) for patch in (
+        "", "", "c.KERNELS_STAMP = c.KERNELS_STAMP + (('gemm.py', 0, 1),); ")]
+    for done in runs:
+        assert done.returncode == 0, done.stderr
+    first, again, edited = (tuple(map(int, done.stdout.split())) for done in runs)
+    assert first == (0, 1) and again == (1, 0)  # compiled and saved; then loaded
+    assert edited == (0, 1)  # another kernel file changed: not loaded, compiled again

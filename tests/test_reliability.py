@@ -142,3 +142,22 @@ def test_soak_200_runs_memory_flat():
     print(f"soak: 200 runs, RSS {start:.1f} -> {end:.1f} MB, peak {peak_start:.1f} -> {peak_end:.1f} MB")
     assert end - start < 20, (start, end)
     assert peak_end - peak_start < 20, (peak_start, peak_end)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+@pytest.mark.parametrize("batch_size, sizes", [(12, [64, 40, 10]), (64, [784, 128, 32, 10]), (150, [100, 70, 7])])
+def test_the_fused_epoch_gives_the_same_bits_at_any_thread_count(batch_size, sizes, optimizer):
+    # The products are split into fixed tiles, each computed by one thread in
+    # a fixed order: 1 and 2 threads (and the tile or row splits) agree bit for bit.
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((450, sizes[0])).astype(np.float32)
+    y = rng.integers(0, sizes[-1], 450)
+    runs = []
+    for threads in (1, 2, 1):
+        net = jitprop.mlp(sizes, "sigmoid", "softmax", "he", seed=1, dtype=np.float32)
+        opt = jitprop.Adam(1e-3) if optimizer == "adam" else jitprop.SGD(1e-3, momentum=0.9)
+        with limit_threads(threads):
+            jitprop.train(net, CrossEntropy(), x, y, epochs=2, batch_size=batch_size, optimizer=opt, impl="fused",
+                          progress=False)
+        runs.append(net.params.tobytes())
+    assert runs[0] == runs[1] == runs[2]
