@@ -1,0 +1,68 @@
+"""The SIMD vector operations the micro-kernels are built from, against NumPy."""
+import numpy as np
+import pytest
+
+from jitprop.kernels.config import jit
+from jitprop.kernels.simd import hsum, vfma, vlanes, vload, vmax, vsplat, vstore, vzero
+
+from conftest import DTYPES
+
+
+@jit
+def _ops(out, a, b, c, s):
+    """Rows of out: fma, +, -, *, /, max with 0, sqrt(|a|), splat(s), zero, then hsum of a in out[9, 0]."""
+    lanes = vlanes(a)
+    x, y, z = vload(a, 0), vload(b, 0), vload(c, 0)
+    vstore(out, 0, vfma(x, y, z))
+    vstore(out, lanes, x + y)
+    vstore(out, 2 * lanes, x - y)
+    vstore(out, 3 * lanes, x * y)
+    vstore(out, 4 * lanes, x / y)
+    vstore(out, 5 * lanes, vmax(x, 0.0))
+    vstore(out, 6 * lanes, np.sqrt(z * z))
+    vstore(out, 7 * lanes, vsplat(a, s) * 2 + x)
+    vstore(out, 8 * lanes, vzero(a))
+    out[9 * lanes] = hsum(x)
+
+
+@pytest.mark.parametrize("dt", DTYPES)
+def test_vector_operations_match_numpy(dt):
+    rng = np.random.default_rng(0)
+    n = 16  # at least one vector of any width used here (<= 16 lanes)
+    a, b, c = (rng.standard_normal(n).astype(dt) for _ in range(3))
+    b[np.abs(b) < 0.1] = 0.5
+    out = np.zeros(10 * n, dt)
+    _ops(out, a, b, c, 1.5)
+    L = _lanes(a)
+    rows = out[:9 * L].reshape(9, L)
+    a, b, c = a[:L], b[:L], c[:L]
+    tol = dict(rtol=4 * np.finfo(dt).eps, atol=0)
+    np.testing.assert_allclose(rows[0], (a.astype(np.float64) * b + c).astype(dt), **tol)  # fused: one rounding
+    np.testing.assert_array_equal(rows[1], a + b)
+    np.testing.assert_array_equal(rows[2], a - b)
+    np.testing.assert_array_equal(rows[3], a * b)
+    np.testing.assert_allclose(rows[4], a / b, **tol)
+    np.testing.assert_array_equal(rows[5], np.maximum(a, 0))
+    np.testing.assert_allclose(rows[6], np.abs(c), **tol)
+    np.testing.assert_array_equal(rows[7], dt(1.5) * dt(2) + a)
+    assert (rows[8] == 0).all()
+    # hsum: halves added pairwise, a fixed order
+    want = a.astype(dt)
+    while want.shape[0] > 1:
+        h = want.shape[0] // 2
+        want = want[:h] + want[h:]
+    assert out[9 * L] == want[0]
+
+
+@jit
+def _lanes_of(a):
+    return vlanes(a)
+
+
+def _lanes(a):
+    return _lanes_of(a)
+
+
+def test_lanes_fill_a_register():
+    assert _lanes(np.zeros(4, np.float32)) in (8, 16) and _lanes(np.zeros(4)) in (4, 8)
+    assert _lanes(np.zeros(4, np.float32)) == 2 * _lanes(np.zeros(4))
