@@ -297,7 +297,8 @@ class Run:
                     epochs=cfg.epochs, batch_size=cfg.batch_size, optimizer=self.optimizer,
                     schedule=self.schedule, seed=cfg.seed, shuffle=cfg.shuffle, mean_loss=cfg.mean_loss,
                     impl=cfg.resolved_impl, progress=self.progress, on_epoch=on_epoch,
-                    start_epoch=self.start_epoch, rng_state=self.rng_state)
+                    start_epoch=self.start_epoch, rng_state=self.rng_state,
+                    adapt_threads=cfg.threads is None)
                 result.compile_seconds, result.train_seconds = history.compile_seconds, history.train_seconds
                 if d["x_test"] is not None:
                     result.test_accuracy = jitprop.accuracy(self.net, d["x_test"], d["y_test"])

@@ -40,3 +40,47 @@ def limit_threads(n):
             yield n
     finally:
         numba.set_num_threads(before)
+
+
+class ThreadTuner:
+    """Chooses, slice by slice of an epoch, between all the threads allowed
+    and one, by the speed each has shown lately.
+
+    On a shared machine a neighbour may take a core for minutes; then two
+    threads that split each product evenly run at the pace of the slower
+    one, slower than one thread alone. The whole-epoch kernel gives the same
+    bits at any thread count, so switching costs nothing but the switch:
+    this keeps an exponentially weighted estimate of the seconds per sample
+    for each setting, runs the faster, and every ``probe_every`` slices
+    tries the other once, so it notices when the machine changes back.
+    """
+
+    def __init__(self, max_threads, probe_every=12, weight=0.5):
+        self.choices = (max_threads, 1) if max_threads > 1 else (1,)
+        self.probe_every = probe_every
+        self.weight = weight
+        self.cost = {}  # threads -> estimated seconds per sample
+        self.slices = 0
+        self.history = []  # (threads, samples per second), for reports and tests
+
+    def next(self):
+        """The thread count for the next slice."""
+        if len(self.choices) == 1:
+            return self.choices[0]
+        untried = [t for t in self.choices if t not in self.cost]
+        if untried:
+            return untried[0]
+        best = min(self.choices, key=lambda t: self.cost[t])
+        if self.slices % self.probe_every == self.probe_every - 1:
+            return next(t for t in self.choices if t != best)
+        return best
+
+    def record(self, threads, samples, seconds):
+        """What a slice with ``threads`` did: ``samples`` in ``seconds``."""
+        self.slices += 1
+        if samples <= 0 or seconds <= 0:
+            return
+        per = seconds / samples
+        old = self.cost.get(threads)
+        self.cost[threads] = per if old is None else self.weight * per + (1 - self.weight) * old
+        self.history.append((threads, samples / seconds))

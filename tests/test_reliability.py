@@ -161,3 +161,42 @@ def test_the_fused_epoch_gives_the_same_bits_at_any_thread_count(batch_size, siz
                           progress=False)
         runs.append(net.params.tobytes())
     assert runs[0] == runs[1] == runs[2]
+
+
+def test_the_thread_tuner_runs_the_faster_setting_and_keeps_probing():
+    from jitprop.threads import ThreadTuner
+    tuner = ThreadTuner(2, probe_every=4)
+    speed = {2: 200.0, 1: 120.0}  # samples per second: quiet, two threads win
+
+    def run(n):
+        picks = []
+        for _ in range(n):
+            t = tuner.next()
+            picks.append(t)
+            tuner.record(t, 1000, 1000 / speed[t])
+        return picks
+    quiet = run(20)
+    assert quiet[:2] == [2, 1] and quiet[2:].count(2) > quiet[2:].count(1)
+    speed[2] = 60.0  # a neighbour takes a core: two threads now slower than one
+    loaded = run(20)
+    assert loaded[-8:].count(1) >= 6  # switched to one thread
+    assert 2 in loaded[-8:]  # and still probes two
+    speed[2] = 200.0  # the neighbour leaves
+    assert run(20)[-8:].count(2) >= 6
+    assert ThreadTuner(1).next() == 1
+
+
+def test_adapting_the_thread_count_keeps_the_bits():
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((3000, 100)).astype(np.float32)
+    y = rng.integers(0, 10, 3000)
+    runs = []
+    for adapt in (True, False):
+        net = jitprop.mlp([100, 64, 10], "relu", "softmax", "he", seed=2, dtype=np.float32)
+        with limit_threads(2):
+            h = jitprop.train(net, CrossEntropy(), x, y, epochs=3, batch_size=32, learning_rate=1e-3,
+                              impl="fused", progress=False, adapt_threads=adapt)
+        runs.append(net.params.tobytes())
+        if adapt:
+            assert {t for t, _ in h.threads} == {1, 2}  # both settings were tried
+    assert runs[0] == runs[1]
