@@ -41,7 +41,7 @@ def train(impl, arch, dtype, x, y, batch_size, jax_worker=None):
     net, cost = W.make_net(arch, dtype)
     lr = W.ARCHS[arch]["lr"]
     if impl == "torch":
-        model = W.torch_model(net, arch)
+        model = W.torch_model(net, W.ARCHS[arch]["activation"], W.ARCHS[arch]["cost"])
         W.run_torch(model, arch, x, y, W.epoch_order(len(x)), batch_size, lr)
         return W.torch_params(model)
     if impl in JAX_IMPLS:
@@ -112,7 +112,7 @@ class Case:
     def setup(self):
         net, cost = W.make_net(self.arch, self.dtype)
         if self.impl == "torch":
-            return (W.torch_model(net, self.arch),), {}
+            return (W.torch_model(net, W.ARCHS[self.arch]["activation"], W.ARCHS[self.arch]["cost"]),), {}
         if self.impl in JAX_IMPLS:
             self.worker.call("set_params", net.params, W.ARCHS[self.arch]["sizes"])
             return (), {}

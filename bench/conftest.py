@@ -16,7 +16,7 @@ from jitprop.bench.busy import LOADED
 def pytest_addoption(parser):
     group = parser.getgroup("jitprop")
     group.addoption("--quick", action="store_true", help=f"{W.N_QUICK} training images instead of {W.N_FULL}")
-    group.addoption("--archs", default="seed,default", help="architectures to time (comma-separated)")
+    group.addoption("--archs", default="seed,wide", help="architectures to time (comma-separated)")
     group.addoption("--impls", default=",".join(W.IMPLS), help="implementations to time (comma-separated)")
     group.addoption("--dtypes", default=",".join(W.DTYPES), help="dtypes to time (comma-separated)")
 

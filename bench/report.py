@@ -177,9 +177,20 @@ def format_sklearn(rows):
     return "\n".join(lines)
 
 
+# Networks renamed since a stored run was written: old name -> new name.
+RENAMED_ARCHS = {"default": "wide"}
+
+
 def load(path):
+    """A pytest-benchmark JSON file, with old network names brought up to date
+    (so --compare matches the cases of runs from before a rename)."""
     with open(path) as f:
-        return json.load(f)
+        data = json.load(f)
+    for b in data.get("benchmarks", []):
+        e = b.get("extra_info", {})
+        if e.get("arch") in RENAMED_ARCHS:
+            e["arch"] = RENAMED_ARCHS[e["arch"]]
+    return data
 
 
 def plot(rows, path):

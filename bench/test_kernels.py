@@ -1,5 +1,5 @@
 """Kernel micro-benchmarks: each kernel of the registry with benchmark shapes,
-against its NumPy twin, at the shapes training uses (seed and default
+against its NumPy twin, at the shapes training uses (seed and wide
 networks). Validated before timed; only when `--impls` asks for "kernels"
 (or names no implementation filter) and the kernel's dtype is in --dtypes."""
 import numpy as np

@@ -13,8 +13,9 @@ from jitprop.threads import default_threads
 ARCHS = {
     # the seed notebooks' network (Hamlet's task 5)
     "seed": dict(sizes=[784, 128, 32, 10], activation="sigmoid", cost="mse", lr=0.01, init=0.1),
-    # the default `jitprop train` network
-    "default": dict(sizes=[784, 512, 10], activation="relu", cost="cross-entropy", lr=0.003, init="he"),
+    # a wide ReLU network, where the products dominate (jitprop train's default
+    # until the default became 784-128-10 with Adam)
+    "wide": dict(sizes=[784, 512, 10], activation="relu", cost="cross-entropy", lr=0.003, init="he"),
 }
 # jitprop's implementations, then the peers: PyTorch and JAX (jax_workloads.JAX_IMPLS).
 IMPLS = ("per-sample", "per-sample-jit", "batched", "jit", "fused", "torch", "jax-jit", "jax-scan")
@@ -61,10 +62,11 @@ def torch_available():
     return True
 
 
-def torch_model(net, arch):
-    """A torch.nn.Sequential with the same layers and initial weights as ``net``."""
+def torch_model(net, activation, cost):
+    """A torch.nn.Sequential with the same layers and initial weights as
+    ``net``: ``activation`` (relu or sigmoid) between the layers, a sigmoid
+    output for ``cost="mse"``, logits for the cross-entropy."""
     import torch
-    a = ARCHS[arch]
     tdtype = torch.float32 if net.dtype == np.float32 else torch.float64
     layers = []
     for i, lin in enumerate(net.linears):
@@ -75,8 +77,8 @@ def torch_model(net, arch):
         layers.append(t)
         last = i == len(net.linears) - 1
         if not last:
-            layers.append(torch.nn.Sigmoid() if a["activation"] == "sigmoid" else torch.nn.ReLU())
-        elif a["cost"] == "mse":
+            layers.append(torch.nn.Sigmoid() if activation == "sigmoid" else torch.nn.ReLU())
+        elif cost == "mse":
             layers.append(torch.nn.Sigmoid())
     return torch.nn.Sequential(*layers)
 

@@ -52,8 +52,8 @@ def data_dir(path=None):
 
 
 def sha256(arr):
-    """SHA-256 (hex) of ``arr.tobytes()`` in C order."""
-    return hashlib.sha256(np.ascontiguousarray(arr).tobytes()).hexdigest()
+    """SHA-256 (hex) of ``arr.tobytes()`` in C order (hashed in place, no copy)."""
+    return hashlib.sha256(np.ascontiguousarray(arr).reshape(-1).view(np.uint8)).hexdigest()
 
 
 def file_sha256(path):
@@ -90,12 +90,15 @@ def read_cache(path, keys):
 
 
 def write_cache(path, arrays, source):
-    """Write ``arrays`` and their SHA-256 atomically to ``path``. A failed
+    """Write ``arrays`` and their SHA-256 atomically to ``path`` (an
+    uncompressed .npz; compressed ones written before are read as well). A failed
     write (full disk, read-only folder) raises ``CacheUnavailable``."""
     extra = {f"sha256_{k}": np.array(sha256(a)) for k, a in arrays.items()}
     try:
         with atomic_write(path) as f:
-            np.savez_compressed(f, source=np.array(source), **arrays, **extra)
+            # uncompressed: reading 55 MB of MNIST from the page cache beats
+            # inflating 11 MB (0.14 s) on every run
+            np.savez(f, source=np.array(source), **arrays, **extra)
     except OSError as exc:
         raise CacheUnavailable(cannot_write(path, exc)) from exc
 

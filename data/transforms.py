@@ -49,6 +49,17 @@ def _uint8_moments(x):
     return mean, float(np.sqrt((counts * (values - mean) ** 2).sum() / x.size))
 
 
+def _lookup(table, x, chunk=1 << 16):
+    """``table[x]`` for a uint8 array x, in chunks: numpy converts a whole
+    index array to intp first (8 bytes per element; for MNIST 376 MB and
+    0.19 s against 0.085 s in a fresh process)."""
+    out = np.empty(x.shape, table.dtype)
+    flat_out, flat_x = out.reshape(-1), np.ascontiguousarray(x).reshape(-1)
+    for start in range(0, flat_x.size, chunk):
+        np.take(table, flat_x[start:start + chunk], out=flat_out[start:start + chunk])
+    return out
+
+
 def standardize(x, mean=None, std=None, dtype=np.float64):
     """The seed's ``(x - mean) / std`` with one scalar mean and std (computed
     from ``x`` unless given, e.g. the training set's for the test set).
@@ -70,7 +81,7 @@ def standardize(x, mean=None, std=None, dtype=np.float64):
         raise ValueError(f"std: expected a positive standard deviation, got {std}")
     if x.dtype == np.uint8:
         table = ((np.arange(256, dtype=np.float64) - mean) / std).astype(dtype)
-        return table[x], mean, std
+        return _lookup(table, x), mean, std
     return ((x - mean) / std).astype(dtype, copy=False), mean, std
 
 

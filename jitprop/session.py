@@ -140,6 +140,8 @@ class Run:
         self.interrupt_save = interrupt_save
         self._resume = _resume
         self.run_id = _resume["header"].get("run_id") if _resume else uuid.uuid4().hex
+        # the total number of epochs the resumed run was started with (None: a new run)
+        self.resumed_from_total = _resume["header"]["config"]["epochs"] if _resume else None
         if self.save_path is not None and self.save_path.exists() and not overwrite:
             same_file = _resume and self.save_path.resolve() == Path(_resume["path"]).resolve()
             if not same_file:

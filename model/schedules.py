@@ -19,6 +19,7 @@ class Schedule:
     ``steps`` steps per epoch."""
 
     name = None
+    spans_the_run = False  # True when a rate depends on the total number of epochs
 
     def __init__(self, warmup=0.0):
         self.warmup = check_scalar("warmup", warmup)
@@ -90,6 +91,7 @@ class Step(Schedule):
 class Cosine(Schedule):
     """Half a cosine from ``lr`` down to ``min_lr`` over all steps of training."""
     name = "cosine"
+    spans_the_run = True
 
     def __init__(self, min_lr=0.0, warmup=0.0):
         super().__init__(warmup)

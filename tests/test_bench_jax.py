@@ -57,8 +57,8 @@ def test_jax_trains_like_the_reference(worker, arch, dtype):
 def test_float32_stays_float32_with_float64_enabled(worker):
     x = np.zeros((30, 784), np.float32)
     y = np.zeros(30, np.int64)
-    net, _ = W.make_net("default", "float32")
-    a = W.ARCHS["default"]
+    net, _ = W.make_net("wide", "float32")
+    a = W.ARCHS["wide"]
     worker.put("x", x)
     worker.put("y", y)
     worker.put("order", W.epoch_order(30), on_device=False)
@@ -66,7 +66,7 @@ def test_float32_stays_float32_with_float64_enabled(worker):
     for impl in ("jax-jit", "jax-scan"):
         text = worker.call("lowered_text", impl, "x", "y", "order", 12, a["lr"], a["activation"], a["cost"])
         assert "f32" in text and "f64" not in text, impl
-    net64, _ = W.make_net("default", "float64")
+    net64, _ = W.make_net("wide", "float64")
     worker.call("set_params", net64.params, a["sizes"])
     worker.put("x", x.astype(np.float64))
     text = worker.call("lowered_text", "jax-scan", "x", "y", "order", 12, a["lr"], a["activation"], a["cost"])
@@ -99,8 +99,8 @@ def test_one_thread_worker_runs_on_one_core(worker):
     info = worker.call("info")
     assert len(info["cpus"]) == 1 and info["xla_pool_threads"] == 1
     x = np.random.default_rng(4).standard_normal((1200, 784)).astype(np.float32)
-    _, stats = _epoch(worker, "jax-scan", "default", "float32", x, np.zeros(1200, np.int64), 600)
-    _, stats = _epoch(worker, "jax-scan", "default", "float32", x, np.zeros(1200, np.int64), 600)  # warm
+    _, stats = _epoch(worker, "jax-scan", "wide", "float32", x, np.zeros(1200, np.int64), 600)
+    _, stats = _epoch(worker, "jax-scan", "wide", "float32", x, np.zeros(1200, np.int64), 600)  # warm
     assert stats["compiles"] == 0 and stats["cpu"] <= 1.05 * stats["wall"] + 0.005
     two = JaxWorker(2)
     try:

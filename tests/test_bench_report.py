@@ -145,7 +145,8 @@ def test_every_suite_implementation_trains_like_the_reference():
                 np.testing.assert_allclose(net.params, ref.params, rtol=1e-9, atol=1e-10, err_msg=impl)
             if workloads.torch_available():
                 net, _ = workloads.make_net(arch, "float64")
-                model = workloads.torch_model(net, arch)
+                model = workloads.torch_model(net, workloads.ARCHS[arch]["activation"],
+                                                  workloads.ARCHS[arch]["cost"])
                 workloads.run_torch(model, arch, x, y, workloads.epoch_order(48), batch, workloads.ARCHS[arch]["lr"])
                 np.testing.assert_allclose(workloads.torch_params(model), ref.params, rtol=1e-9, atol=1e-10)
 
@@ -193,6 +194,19 @@ def test_compare_gives_per_case_speedups_and_the_command_prints_them(tmp_path, c
     assert "x jax" in capsys.readouterr().out
     (tmp_path / "bad.json").write_text("{")
     assert main(["bench", "--table", str(tmp_path / "bad.json")]) == 2
+
+
+def test_compare_matches_a_run_stored_before_the_wide_network_was_renamed(tmp_path):
+    old, new = small_json(), small_json()
+    for b in old["benchmarks"]:
+        b["extra_info"]["arch"] = "default" if b["extra_info"].get("arch") == "seed" else b["extra_info"].get("arch")
+    for b in new["benchmarks"]:
+        b["extra_info"]["arch"] = "wide" if b["extra_info"].get("arch") == "seed" else b["extra_info"].get("arch")
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    a.write_text(json.dumps(old))
+    b.write_text(json.dumps(new))
+    assert report.compare(old, new) == [r for r in report.compare(new, new) if r[0][0] != "training"]
+    assert len(report.compare(report.load(a), report.load(b))) == len(new["benchmarks"])
 
 
 def sklearn_json():

@@ -125,9 +125,24 @@ def test_session_resume_from_python_matches_an_uninterrupted_run(mnist, tmp_path
     assert [e["cost"] for e in done.history] == [e["cost"] for e in whole.history]
 
 
+@pytest.mark.parametrize("schedule, noted", [("cosine", True), ("step", False)])
+def test_raising_the_epochs_of_a_cosine_run_says_the_result_differs(mnist, tmp_path, schedule, noted):
+    ckpt = tmp_path / "c.npz"
+    base = [sys.executable, "-m", "jitprop", "train", "--layers", "784,8,10", "--val-size", "58000", "--quiet"]
+    done = subprocess.run([*base, "--schedule", schedule, "--epochs", "1", "--save", str(ckpt)], capture_output=True,
+                          text=True)
+    assert done.returncode == 0, done.stderr
+    done = subprocess.run([*base[:4], "--resume", str(ckpt), "--epochs", "2", "--quiet"], capture_output=True,
+                          text=True)
+    assert done.returncode == 0, done.stderr
+    note = "the cosine schedule now spreads over 2 epochs; epochs 1..1 ran under its 1-epoch form"
+    assert (note in done.stderr) == noted, done.stderr
+
+
 def _train_cmd(*extra):
     return [sys.executable, "-m", "jitprop", "train", "--layers", "784,16,10", "--val-size", "55000",
-            "--batch-size", "50", "--lr", "0.001", "--lr-decay", "0.97", "--quiet", *extra]
+            "--batch-size", "50", "--optimizer", "sgd", "--no-mean-loss", "--lr", "0.001", "--schedule", "exponential",
+            "--lr-decay", "0.97", "--quiet", *extra]
 
 
 def test_ctrl_c_saves_the_last_epoch_and_resume_matches(mnist, tmp_path):

@@ -44,6 +44,10 @@ def test_hamlet_task5_one_epoch_reaches_84_percent(mnist, tmp_path):
     (["--init", "wide"], "--init: expected a non-negative number or one of he, lecun, glorot, got 'wide'"),
     (["--nesterov"], "--nesterov: Nesterov momentum needs --momentum > 0"),
     (["--optimizer", "adam", "--momentum", "0.9"], "--momentum: applies to --optimizer sgd, not adam"),
+    (["--lr-decay", "0.5"], "--lr-decay: applies to --schedule exponential or step, not cosine; it would do nothing"),
+    (["--schedule", "exponential", "--step-size", "3"], "--step-size: applies to --schedule step, not exponential"),
+    (["--schedule", "step", "--min-lr", "0.1"], "--min-lr: applies to --schedule cosine, not step"),
+    (["--optimizer", "sgd", "--beta2", "0.9"], "--beta2: applies to --optimizer adam, not sgd"),
     (["--json", "/no/such/folder/x.json"], "--json: the folder /no/such/folder does not exist"),
     (["--save", "/no/such/folder/x.npz"], "--save: the folder /no/such/folder does not exist"),
     (["--log", "/no/such/folder/x.jsonl"], "--log: the folder /no/such/folder does not exist"),
@@ -64,8 +68,8 @@ def test_help_teaches_and_shows_every_default(capsys):
     for word in ("--preset", "hamlet-task5", "--impl", "per-sample-jit", "--json", "examples:", "last line",
                  "--optimizer", "--schedule", "cosine", "--log", "jitprop-checkpoint.npz", "TQDM_DISABLE"):
         assert word in text, word
-    for default in ("(default: 0.004;", "(default: 64;", "(default: 6;", "(default: 0.8", "(default: sgd",
-                    "hamlet-task4: 0.0001"):
+    for default in ("(default: 0.002;", "(default: 64;", "(default: 6;", "(default: 0.8", "(default: adam",
+                    "hamlet-task4: 0.0001", "hamlet-task5: sgd", "(default: 784,128,10;"):
         assert default in text, default
 
 

@@ -157,6 +157,10 @@ def test_standardize_uint8_path_matches_the_element_wise_formula(rng, dtype):
     assert std == pytest.approx(float(xf.std()), rel=1e-14)
     np.testing.assert_array_equal(z, ((xf - mean) / std).astype(dtype))
     np.testing.assert_array_equal(standardize(x, mean, std, dtype)[0], standardize(xf, mean, std, dtype)[0])
+    # Views (not contiguous) and sizes that end mid-chunk
+    for view in (x[:, ::3], x[1:-1].T):
+        np.testing.assert_array_equal(standardize(view, mean, std, dtype)[0],
+                                      ((view.astype(np.float64) - mean) / std).astype(dtype))
     # A given mean alone does not move the std: both paths use x's own.
     assert standardize(x, mean=5.0)[2] == pytest.approx(standardize(xf, mean=5.0)[2], rel=1e-14)
 

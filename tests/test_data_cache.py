@@ -71,7 +71,7 @@ def test_read_only_folder_with_a_damaged_cache(cached, monkeypatch):
 def test_full_disk_while_writing_the_cache(with_wheel, monkeypatch, offline):
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
-    monkeypatch.setattr(np, "savez_compressed", full)
+    monkeypatch.setattr(np, "savez", full)
     with pytest.raises(MNISTUnavailable) as err:
         load_mnist(with_wheel)
     assert str(err.value) == (f"cannot write {with_wheel / 'mnist.npz'} (the disk is full); free some space or "

@@ -91,9 +91,10 @@ def test_scoring_is_required(capsys):
 
 def test_train_command_names_every_setting_off_the_preset(digits_npz):
     job = sweep.Job("default", tiny(digits_npz), 0)
-    cmd = sweep.train_command(job, {"lr": 0.1, "nesterov": True, "momentum": 0.5, "shuffle": False})
-    assert cmd == (f"jitprop train --data {digits_npz} --val-size 200 --no-shuffle --layers 16 --lr 0.1 "
-                   "--momentum 0.5 --nesterov --epochs 2 --batch-size 32 --threads 1")
+    cmd = sweep.train_command(job, {"optimizer": "sgd", "lr": 0.1, "nesterov": True, "momentum": 0.5,
+                                    "shuffle": False})
+    assert cmd == (f"jitprop train --data {digits_npz} --val-size 200 --no-shuffle --layers 16 --optimizer sgd "
+                   "--lr 0.1 --momentum 0.5 --nesterov --epochs 2 --batch-size 32 --threads 1")
     assert sweep.train_command(sweep.Job("hamlet-task4", {"epochs": 3, "threads": 1}), {}) == \
         "jitprop train --preset hamlet-task4 --epochs 3 --threads 1"
 

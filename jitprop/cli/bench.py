@@ -18,8 +18,8 @@ def add_bench(sub):
     p.add_argument("--quick", action="store_true", help="5000 training images instead of 50000")
     p.add_argument("--json", metavar="PATH", help="keep pytest-benchmark's JSON here (default: a temporary file)")
     p.add_argument("--plot", metavar="PATH", help="draw samples/s against batch size to this PNG (needs matplotlib)")
-    p.add_argument("--archs", default="seed,default", help="networks: seed (784-128-32-10 sigmoid/MSE), "
-                                                         "default (784-512-10 ReLU/cross-entropy)")
+    p.add_argument("--archs", default="seed,wide", help="networks: seed (784-128-32-10 sigmoid/MSE), "
+                                                         "wide (784-512-10 ReLU/cross-entropy)")
     p.add_argument("--impls", help="implementations (comma-separated; default all, the peers torch, jax-jit "
                                    "and jax-scan if installed)")
     p.add_argument("--dtypes", default="float32,float64", help="dtypes (comma-separated)")

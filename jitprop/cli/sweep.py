@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 from jitprop.cli.common import UsageError
-from jitprop.cli.train import _default_text, _typed
-from jitprop.config import PRESETS, SETTINGS, ConfigError
+from jitprop.cli.settings import add_preset_flag, add_setting_flags, given_settings
+from jitprop.config import PRESETS, ConfigError
 
 EPILOG = """\
 specs (KEY is any setting below, lr or batch_size or batch-size; values are
@@ -21,10 +21,11 @@ read by its type):
   --space KEY=int:LO:HI       integers, both ends included
 
 examples:
-  jitprop sweep --val-size 10000 --epochs 3 --grid lr=0.002,0.004,0.008 batch_size=32,64
-  jitprop sweep --folds 5 --data my.csv --layers 64 --random 20 --space lr=log:1e-3:1e-1 momentum=uniform:0:0.95
-  jitprop sweep --val-size 10000 --optimizer adam --mean-loss --random 12 --space lr=log:1e-4:1e-2 \\
-      batch_size=32,64,128 --workers 4 --json sweep.json
+  jitprop sweep --val-size 10000 --epochs 3 --grid lr=0.001,0.002,0.004 batch_size=32,64
+  jitprop sweep --folds 5 --data my.csv --layers 64 --optimizer sgd --random 20 \\
+      --space lr=log:1e-3:1e-1 momentum=uniform:0:0.95
+  jitprop sweep --val-size 10000 --random 12 --space lr=log:1e-4:1e-2 batch_size=32,64,128 \\
+      --workers 4 --json sweep.json
   jitprop sweep --scheduler tcp://10.0.0.5:8786 --val-size 10000 --grid lr=0.001,0.004 seed=0,1,2
 
 Each candidate trains as `jitprop train` would with the fixed settings plus
@@ -68,16 +69,10 @@ def add_sweep(sub):
     out.add_argument("--json", metavar="PATH", help="write every candidate's record, the ranking and the best "
                                                     "command as JSON")
     out.add_argument("--quiet", action="store_true", help="no progress bar and no header line")
-    p.add_argument("--preset", metavar="NAME", help=f"starting configuration: {', '.join(PRESETS)} (default: "
-                                                    "default); fixed settings and candidates override it")
+    add_preset_flag(p, "fixed settings and candidates override it")
     fixed = p.add_argument_group("fixed settings (as jitprop train; the same for every candidate)")
-    for s in SETTINGS:
-        text = s.help + _default_text(s) + ("; the sweep's default is 1 per candidate" if s.name == "threads" else "")
-        if s.type is bool:
-            fixed.add_argument(s.flag, dest=s.name, action=argparse.BooleanOptionalAction, default=None, help=text)
-        else:
-            fixed.add_argument(s.flag, dest=s.name, type=_typed(s), choices=s.choices, metavar=s.metavar,
-                               default=None, help=text)
+    add_setting_flags(lambda s: fixed,
+                      lambda s: "; the sweep's default is 1 per candidate" if s.name == "threads" else "")
     p.set_defaults(func=cmd_sweep)
 
 
@@ -92,7 +87,7 @@ def _plan(args):
                                f"{'' if args.space else ' and no --space'}")
     if args.space and args.random is None:
         raise fail("--space", "needs --random N")
-    fixed = {s.name: getattr(args, s.name) for s in SETTINGS if getattr(args, s.name) is not None}
+    fixed = given_settings(args)
     try:
         if args.grid:
             grid = sweep.parse_grid(args.grid)

@@ -7,60 +7,34 @@ import argparse
 import sys
 
 from jitprop.cli.common import UsageError, need_matplotlib
-from jitprop.config import PRESETS, SETTINGS, ConfigError, RunConfig
+from jitprop.cli.settings import add_preset_flag, add_setting_flags, given_settings
+from jitprop.config import ConfigError, RunConfig
 
 EPILOG = """\
 examples:
-  jitprop train                                  the default: 784-512-10 ReLU, softmax + cross-entropy, float32, 6 epochs
+  jitprop train                                  the default: 784-128-10 ReLU, softmax + cross-entropy, Adam, 6 epochs
   jitprop train --preset hamlet-task5            a seed notebook's run (see --preset)
   jitprop train --layers 784,128,32,10 --activation sigmoid --cost mse --batch-size 12 --lr 0.01
   jitprop train --optimizer adam --lr 0.001 --schedule cosine --warmup 0.5
   jitprop train --data my.csv --layers 64        your own data; the input and output widths come from it
   jitprop train --save run.npz --log run.jsonl   a checkpoint and a JSON line after every epoch
-  jitprop train --resume run.npz --epochs 12     continue (same bits as an uninterrupted run)
+  jitprop train --resume run.npz                 continue after Ctrl-C (same bits as an uninterrupted run)
+  jitprop train --resume run.npz --epochs 12     train on to 12 epochs
 
-Learning rates apply to per-sample gradients summed over the minibatch (the
-seeds' convention) unless --mean-loss, so lr 0.004 at batch 64 is like lr
-0.26 on a batch mean. Ctrl-C stops after saving the last completed epoch to
---save, or, without --save, to ./jitprop-checkpoint.npz (never over an
-existing file); `jitprop train --resume FILE` continues. MNIST is fetched
-once, verified by SHA-256 and cached in $JITPROP_DATA_DIR (default
-~/.cache/jitprop). The last line printed is the test accuracy (the
-validation accuracy with --split hamlet, which has no test set). Progress
-bars appear on a terminal (TQDM_DISABLE=1 turns them off); the per-epoch
-lines always.
+--lr applies to the gradient of the batch-mean loss (as in PyTorch and
+scikit-learn); with --no-mean-loss it applies to per-sample gradients summed
+over the minibatch, the seeds' convention their presets keep, so SGD lr
+0.004 summed at batch 64 is lr 0.26 on the mean. Ctrl-C stops after saving
+the last completed epoch to --save, or, without --save, to
+./jitprop-checkpoint.npz (never over an existing file); `jitprop train
+--resume FILE` continues. MNIST is fetched once, verified by SHA-256 and
+cached in $JITPROP_DATA_DIR (default ~/.cache/jitprop). The last line
+printed is the test accuracy (the validation accuracy with --split hamlet,
+which has no test set). Progress bars appear on a terminal (TQDM_DISABLE=1
+turns them off); the per-epoch lines always.
 """
 
 RESUME_MAY_CHANGE = ("epochs", "threads")
-
-
-def _shown(v, s):
-    if v is None:
-        return "none" if s.metavar == "PATH" else "auto"
-    return "on" if v is True else "off" if v is False else v
-
-
-def _default_text(s):
-    shown = _shown(getattr(RunConfig(), s.name), s)
-    others = [f"{p}: {_shown(v[s.name], s)}" for p, v in PRESETS.items() if p != "default" and s.name in v]
-    return f" (default: {shown}" + (f"; {', '.join(others)}" if others else "") + ")"
-
-
-def _typed(s):
-    def convert(text):
-        if s.type is int:
-            try:
-                return int(text)
-            except ValueError:
-                raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-        if s.type is float:
-            try:
-                return float(text)
-            except ValueError:
-                raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-        return text
-    convert.__name__ = s.type.__name__
-    return convert
 
 
 def add_train(sub):
@@ -68,19 +42,16 @@ def add_train(sub):
                        description="Train a multilayer perceptron with minibatch SGD or Adam. Every option "
                                    "below shows its default and the presets' values.",
                        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--preset", metavar="NAME",
-                   help=f"starting configuration: {', '.join(PRESETS)} (default: default); other flags override it")
+    add_preset_flag(p)
     groups = {name: p.add_argument_group(name) for name in ("data", "network", "optimisation", "execution")}
-    group_of = {"dataset": "data", "layers": "network", "optimizer": "optimisation", "impl": "execution"}
-    group = groups["data"]
-    for s in SETTINGS:
-        group = groups[group_of[s.name]] if s.name in group_of else group
-        help_text = s.help + _default_text(s)
-        if s.type is bool:
-            group.add_argument(s.flag, dest=s.name, action=argparse.BooleanOptionalAction, default=None, help=help_text)
-        else:
-            group.add_argument(s.flag, dest=s.name, type=_typed(s), choices=s.choices, metavar=s.metavar,
-                               default=None, help=help_text)
+    starts = {"dataset": "data", "layers": "network", "optimizer": "optimisation", "impl": "execution"}
+    current = []
+
+    def group_of(s):  # SETTINGS is in group order; a group runs from its first setting to the next group's
+        if s.name in starts or not current:
+            current[:] = [groups[starts.get(s.name, "data")]]
+        return current[0]
+    add_setting_flags(group_of)
     p.add_argument("--init-sigma", dest="init", help=argparse.SUPPRESS)  # the former name of --init
     out = p.add_argument_group("output and checkpoints")
     out.add_argument("--save", metavar="PATH", help="write a checkpoint after every epoch (atomically); "
@@ -101,7 +72,7 @@ def add_train(sub):
 
 def config_from_args(args):
     """The RunConfig the flags describe (a preset plus the flags given)."""
-    given = {s.name: getattr(args, s.name) for s in SETTINGS if getattr(args, s.name) is not None}
+    given = given_settings(args)
     if args.resume:
         extra = [f"--{k.replace('_', '-')}" for k in given if k not in RESUME_MAY_CHANGE]
         if args.preset:
@@ -137,6 +108,11 @@ def cmd_train(args):
     except (ValueError, TypeError, RunError, DatasetUnavailable) as exc:
         raise SystemExit(f"jitprop train: {exc}")
     print(f"jitprop train: {run.net!r}", file=sys.stderr)
+    saved_total = run.resumed_from_total
+    if saved_total is not None and saved_total != cfg.epochs and run.schedule.spans_the_run:
+        print(f"  note: the {run.schedule.name} schedule now spreads over {cfg.epochs} epochs; epochs "
+              f"1..{run.start_epoch - 1} ran under its {saved_total}-epoch form, so from here the rates (and the "
+              f"result) differ from an uninterrupted {cfg.epochs}-epoch run's", file=sys.stderr)
     first = "continuing at epoch " + str(run.start_epoch) if args.resume else "epochs 1"
     print(f"  cost {cfg.cost}, impl {cfg.resolved_impl}, optimizer {run.optimizer!r}, schedule {run.schedule!r}, "
           f"batch {cfg.batch_size}, {first}..{cfg.epochs}, {run.threads} thread(s), "
