@@ -11,7 +11,7 @@ compared with the tolerance. Used by ``jitprop verify`` and the tests.
 Tolerances, and why:
 
 * float64 1e-12: an inner product of n terms summed in another order (BLAS
-  blocking, FMA contraction, reassociation allowed by our fastmath flags)
+  blocking, fused multiply-adds, reassociation allowed by our fastmath flags)
   differs by at most about n * 2.2e-16 = 6.7e-14 for n = 300.
 * float32 5e-5: the same bound is n * 1.2e-7 = 3.6e-5 for n = 300.
 * whole-network kernels compound that over several layers and optimizer

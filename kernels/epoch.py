@@ -14,7 +14,7 @@ import numpy as np
 from numba import prange
 
 from jitprop.kernels.activations import IDENTITY, activation_gradient, bias_activation_cols, copy_row
-from jitprop.kernels.config import jit, jit_parallel
+from jitprop.kernels.config import jit_inner, jit_inner_parallel
 from jitprop.kernels.gemm import (
     DW_OUTS, FWD_OUTS, FWD_ROWS, bias_update, forward_tiles, input_grad_cols, pack_dz, weight_update_cols,
 )
@@ -28,7 +28,7 @@ from jitprop.kernels.registry import kernel
 from jitprop.kernels.simd import vlanes
 
 
-@jit
+@jit_inner
 def _param_offsets(sizes):
     offs = np.zeros(sizes.shape[0], np.int64)
     for l in range(sizes.shape[0] - 1):
@@ -36,7 +36,7 @@ def _param_offsets(sizes):
     return offs
 
 
-@jit
+@jit_inner
 def _row_offsets(sizes, rows):
     # Start of each layer's (rows, n_l) activation block in one work buffer.
     offs = np.zeros(sizes.shape[0] + 1, np.int64)
@@ -45,24 +45,24 @@ def _row_offsets(sizes, rows):
     return offs
 
 
-@jit
+@jit_inner
 def _weight(flat, offs, sizes, l):
     n_out, n_in = sizes[l + 1], sizes[l]
     return flat[offs[l]:offs[l] + n_out * n_in].reshape((n_out, n_in))
 
 
-@jit
+@jit_inner
 def _bias(flat, offs, sizes, l):
     start = offs[l] + sizes[l + 1] * sizes[l]
     return flat[start:start + sizes[l + 1]].reshape((1, sizes[l + 1]))
 
 
-@jit
+@jit_inner
 def _block(buf, offs, l, rows, width):
     return buf[offs[l]:offs[l] + rows * width].reshape((rows, width))
 
 
-@jit
+@jit_inner
 def _forward(params, poffs, sizes, acts, buf, aoffs, rows):
     # buf block 0 holds the input rows; fills blocks 1..L.
     for l in range(sizes.shape[0] - 1):
@@ -70,7 +70,7 @@ def _forward(params, poffs, sizes, acts, buf, aoffs, rows):
                        _weight(params, poffs, sizes, l), _bias(params, poffs, sizes, l), acts[l])
 
 
-@jit
+@jit_inner
 def _loss(d_last, a_last, yb, loss_kind):
     if loss_kind == SOFTMAX_CE:
         return softmax_cross_entropy(d_last, a_last, yb)
@@ -185,7 +185,7 @@ PARTS = 8
 ROW_SPLIT = PARTS * 4 * FWD_ROWS
 
 
-@jit
+@jit_inner
 def _share(n, parts, i, align):
     """The i-th of ``parts`` consecutive, balanced shares of range(n), made
     of whole chunks of ``align`` (the last chunk may be short)."""
@@ -193,13 +193,13 @@ def _share(n, parts, i, align):
     return min(n, i * chunks // parts * align), min(n, (i + 1) * chunks // parts * align)
 
 
-@jit
+@jit_inner
 def _row_block(n_in, itemsize):
     # rows of x per forward block: ~96 KB of them, a multiple of the tile's rows
     return max(FWD_ROWS, (98304 // (n_in * itemsize)) // FWD_ROWS * FWD_ROWS)
 
 
-@jit_parallel
+@jit_inner_parallel
 def _forward_layer(z, x, rows, params, woff, b, act, tiles, block):
     """z = act(x[rows] @ w.T + b), split between Numba's threads: by shares
     of rows from ROW_SPLIT rows (x read once, w by every share from cache),
@@ -207,19 +207,19 @@ def _forward_layer(z, x, rows, params, woff, b, act, tiles, block):
     (A small parallel function of its own: the parallel transformation of
     the whole epoch loop took Numba ~20 s to compile.)"""
     n, n_out = z.shape[0], z.shape[1]
-    if n >= ROW_SPLIT:
-        for th in prange(PARTS):
+    by_rows = n >= ROW_SPLIT
+    for th in prange(PARTS):  # one parallel loop: each costs ~1.5 s of compile time
+        if by_rows:
             r0, r1 = _share(n, PARTS, th, FWD_ROWS)
-            forward_tiles(z, x, rows, params, woff, r0, r1, 0, tiles, block)
-            bias_activation_cols(z, b, act, r0, r1, 0, n_out)
-    else:
-        for th in prange(PARTS):
+            t0, t1 = 0, tiles
+        else:
+            r0, r1 = 0, n
             t0, t1 = _share(tiles, PARTS, th, 1)
-            forward_tiles(z, x, rows, params, woff, 0, n, t0, t1, block)
-            bias_activation_cols(z, b, act, 0, n, min(t0 * FWD_OUTS, n_out), min(t1 * FWD_OUTS, n_out))
+        forward_tiles(z, x, rows, params, woff, r0, r1, t0, t1, block)
+        bias_activation_cols(z, b, act, r0, r1, min(t0 * FWD_OUTS, n_out), min(t1 * FWD_OUTS, n_out))
 
 
-@jit_parallel
+@jit_inner_parallel
 def _backward_layer(d_in, dz, dzp, params, state, kind, c, woff, boff, x, rows, roffs, denom, panels, panel_offs,
                     bias_acc, need_d_in):
     """A layer's input gradient (if ``need_d_in``) and its weights' and
@@ -378,7 +378,7 @@ def train_epoch_per_sample(params, state, sizes, acts, loss_kind, opt_kind, hype
     return costs
 
 
-@jit
+@jit_inner
 def _update_block(params, g, state, kind, hyper, lr, step, lo):
     """params[lo:lo + len(g)] updated with the gradient block g."""
     n = g.shape[0]

@@ -13,11 +13,13 @@ for every argument whose exp is a normal number of the dtype. Below that
 subnormal; exp(-inf) = 0, exp(nan) = nan. Arguments above 0 are not
 supported (callers pass -|z| or z - max(z)).
 """
+import functools
+
 import numpy as np
 from numba import types
 from numba.extending import overload
 
-from jitprop.kernels.config import OPTIONS, jit_exact
+from jitprop.kernels.config import OPTIONS, jit, jit_inner_exact
 
 # ln2 split in two: LN2_HI has few enough significant bits that k * LN2_HI
 # is exact for every k used here, LN2_LO carries the rest.
@@ -28,7 +30,7 @@ LOWEST_F32 = -87.33  # exp(LOWEST) is just above float32's smallest normal
 LOWEST_F64 = -708.3
 
 
-@jit_exact
+@jit_inner_exact
 def _exp_nonpositive_f32(x):
     f = np.float32
     lowest = f(LOWEST_F32)
@@ -49,7 +51,7 @@ def _exp_nonpositive_f32(x):
     return f(0) if x < lowest else y
 
 
-@jit_exact
+@jit_inner_exact
 def _exp_nonpositive_f64(x):
     lowest = LOWEST_F64
     xc = lowest if x < lowest else x
@@ -89,7 +91,7 @@ def _exp_nonpositive_overload(x):
     return None
 
 
-@jit_exact
+@functools.partial(jit, exact=True)
 def exp_nonpositive_array(out, x):
     """out = exp(x) elementwise for 1-d float arrays (for tests and timing)."""
     for i in range(x.shape[0]):

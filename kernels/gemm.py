@@ -19,9 +19,9 @@ the tiles are shared between threads. Shapes: x (N, I), w (O, I) as flat
 blocks of ``params``, z and dz (B, O), d_in (B, I); rows (B,) int64 row
 indices of x; C-contiguous, one float dtype.
 """
-from jitprop.kernels.config import jit
+from jitprop.kernels.config import jit_inner
 from jitprop.kernels.optimizers import ADAM, SGD, apply_rule
-from jitprop.kernels.simd import hsum, vfma, vlanes, vload, vsplat, vstore, vzero
+from jitprop.kernels.simd import hsum, sfma, vfma, vlanes, vload, vsplat, vstore, vzero
 
 FWD_ROWS, FWD_OUTS = 3, 4   # forward tile: 3 rows x 4 outputs = 12 vector accumulators
 DIN_ROWS = 4                # input gradient: 4 rows x 2 vectors = 8 accumulators
@@ -29,14 +29,14 @@ DW_OUTS = 6                 # weight update: 6 outputs x 2 vectors = 12 accumula
 DIRECT_ROWS = 32            # weight update: up to this many rows, read x in place (no packing)
 
 
-@jit
+@jit_inner
 def _fma(a, b, c):
-    return a * b + c  # one fused multiply-add (the "contract" fastmath flag), as vfma lane by lane
+    return sfma(a, b, c)  # as vfma, lane by lane
 
 
 # ---------------------------------------------------------------- forward
 
-@jit
+@jit_inner
 def _tail(x, xo, w, wo, k0, n, s):
     """s + x[xo + k] * w[wo + k] for k = k0 .. n-1, in order (flat offsets)."""
     for k in range(k0, n):
@@ -44,7 +44,7 @@ def _tail(x, xo, w, wo, k0, n, s):
     return s
 
 
-@jit
+@jit_inner
 def _dot(x, xo, w, wo, n):
     """One dot product, with the tile's sequence: lanes, hsum, the tail."""
     lanes = vlanes(w)
@@ -56,7 +56,7 @@ def _dot(x, xo, w, wo, n):
     return _tail(x, xo, w, wo, k, n, hsum(acc))
 
 
-@jit
+@jit_inner
 def _dot_3x4(z, zr, zo, x, x0, x1, x2, w, w0, w1, w2, w3, n):
     """The 3 x 4 tile z[zr..zr+2, zo..zo+3] of dot products of rows x0..x2
     of x with rows w0..w3 of w (flat offsets), each as ``_dot`` makes it."""
@@ -88,7 +88,7 @@ def _dot_3x4(z, zr, zo, x, x0, x1, x2, w, w0, w1, w2, w3, n):
     z[zr + 2, zo + 3] = _tail(x, x2, w, w3, k, n, hsum(a23))
 
 
-@jit
+@jit_inner
 def forward_tiles(z, x, rows, params, woff, r0, r1, t0, t1, row_block):
     """z[r, o] = x[rows[r]] . w[o] (no bias) for the rows r0..r1-1 and the
     output tiles t0..t1-1 (tile t: outputs FWD_OUTS*t .. FWD_OUTS*t +
@@ -115,7 +115,7 @@ def forward_tiles(z, x, rows, params, woff, r0, r1, t0, t1, row_block):
 
 # ---------------------------------------------------------- input gradient
 
-@jit
+@jit_inner
 def input_grad_cols(d_in, dz, params, woff, c0, c1):
     """d_in[r, i] = sum_o dz[r, o] * w[o, i] (o in order) for the input
     columns c0..c1-1 and every row; w (O, I) = params[woff:] row-major."""
@@ -151,7 +151,7 @@ def input_grad_cols(d_in, dz, params, woff, c0, c1):
         _input_grad_row(d_in, dz, params, woff, rr, c0, c1)
 
 
-@jit
+@jit_inner
 def _input_grad_row(d_in, dz, params, woff, r, c0, c1):
     """Row r of input_grad_cols over columns c0..c1-1, the same sequence per
     element (fused multiply-adds over o in order)."""
@@ -173,7 +173,7 @@ def _input_grad_row(d_in, dz, params, woff, r, c0, c1):
 
 # ------------------------------------------------------ weight update (dW)
 
-@jit
+@jit_inner
 def _step_vector(params, state, kind, c, i, g):
     """The optimizer rule on the vector of parameters at flat index i (one
     call of the rule for every kind: fewer specialisations to compile)."""
@@ -188,7 +188,7 @@ def _step_vector(params, state, kind, c, i, g):
         vstore(state[1], i, s1)
 
 
-@jit
+@jit_inner
 def step_value(params, state, kind, c, i, g):
     """The optimizer rule on the single parameter at flat index i."""
     p = params[i]
@@ -202,7 +202,7 @@ def step_value(params, state, kind, c, i, g):
         state[1, i] = s1
 
 
-@jit
+@jit_inner
 def _pack(panel, x, rows, col, width):
     """panel[r, :width] = x[rows[r], col:col + width]: the column chunk of the
     minibatch's rows, contiguous, so the tiles read it sequentially."""
@@ -213,7 +213,7 @@ def _pack(panel, x, rows, col, width):
             panel[r, j] = x.flat[src + j]
 
 
-@jit
+@jit_inner
 def pack_dz(dzp, dz):
     """dzp[t, r, j] = dz[r, DW_OUTS * t + j] (zero past the last output): the
     columns of each weight-update tile contiguous row after row."""
@@ -225,7 +225,7 @@ def pack_dz(dzp, dz):
                 dzp[t, r, j] = dz[r, o0 + j] if o0 + j < n_out else 0
 
 
-@jit
+@jit_inner
 def _update_row(params, state, kind, c, woff, n_in, dzp, panel, o, col, width, denom):
     """Weights (o, col .. col+width-1) stepped with their gradients from the
     packed dz and panel, the same sequence per element (fused multiply-adds
@@ -250,7 +250,7 @@ def _update_row(params, state, kind, c, woff, n_in, dzp, panel, o, col, width, d
         step_value(params, state, kind, c, woff + o * n_in + col + jj, s * (params.dtype.type(1) / denom))
 
 
-@jit
+@jit_inner
 def _tile_6x2(params, state, kind, c, i, n_in, dzt, src, offs, col, n_rows, inv):
     """One tile: weights (6 outputs from flat index i, 2 vectors) stepped
     with sum_r dzt[r, j] * src[offs[r] + col ..] * inv (dzt: the tile's
@@ -293,7 +293,7 @@ def _tile_6x2(params, state, kind, c, i, n_in, dzt, src, offs, col, n_rows, inv)
     _step_vector(params, state, kind, c, i + lanes, a51 * inv)
 
 
-@jit
+@jit_inner
 def weight_update_cols(params, state, kind, c, woff, n_out, dzp, x, rows, c0, c1, denom, panel, roff,
                        roff_panel):
     """Step every weight w[o, i] of the input columns c0..c1-1 (w =
@@ -335,7 +335,7 @@ def weight_update_cols(params, state, kind, c, woff, n_out, dzp, x, rows, c0, c1
                 _update_row(params, state, kind, c, woff, n_in, dzp, panel, o, col, width, denom)
 
 
-@jit
+@jit_inner
 def bias_update(params, state, kind, c, boff, dz, o0, o1, denom, acc):
     """Biases o0..o1-1 (params[boff + o]) stepped with sum_r dz[r, o] / denom
     (summed over r in order, rows added as vectors: ``acc`` is scratch of at

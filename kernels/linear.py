@@ -10,7 +10,7 @@ the backward products.
 import numpy as np
 
 from jitprop.kernels.activations import ACTIVATIONS, activation_gradient, bias_activation, reference_output
-from jitprop.kernels.config import jit
+from jitprop.kernels.config import jit_inner
 from jitprop.kernels.registry import kernel
 
 # Hand loops against BLAS (np.dot), measured per shape at batch 1..32 with one
@@ -27,12 +27,12 @@ ACC_ROWS_F64 = 2
 FEW_OUTPUTS = 16
 
 
-@jit
+@jit_inner
 def _loop_rows(x):
     return LOOP_ROWS_F32 if x.itemsize == 4 else LOOP_ROWS_F64
 
 
-@jit
+@jit_inner
 def matmul_nt(out, x, w):
     """out (B, n_out) = x (B, n_in) @ w.T."""
     if x.shape[0] <= _loop_rows(x):
@@ -46,7 +46,7 @@ def matmul_nt(out, x, w):
         np.dot(x, w.T, out)
 
 
-@jit
+@jit_inner
 def _matmul_nn(d_in, dz, w):
     """d_in (B, n_in) = dz (B, n_out) @ w (n_out, n_in)."""
     if dz.shape[0] <= _loop_rows(dz):
@@ -60,7 +60,7 @@ def _matmul_nn(d_in, dz, w):
         np.dot(dz, w, d_in)
 
 
-@jit
+@jit_inner
 def _accumulate_matmul_tn(dw, dz, x, overwrite):
     """dw (n_out, n_in) += dz.T (n_out, B) @ x (B, n_in).
 
@@ -80,7 +80,7 @@ def _accumulate_matmul_tn(dw, dz, x, overwrite):
         dw += np.dot(dz.T, x)
 
 
-@jit
+@jit_inner
 def linear_gradients(d_in, dw, db, dz, x, w, need_d_in, overwrite=False):
     """The products of the backward pass for dz = dL/dz (B, n_out):
     dw += dz.T @ x, db += sum(dz, 0), d_in = dz @ w if ``need_d_in``."""

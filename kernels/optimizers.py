@@ -21,7 +21,7 @@ The rules follow PyTorch's ``torch.optim``:
 """
 import numpy as np
 
-from jitprop.kernels.config import jit
+from jitprop.kernels.config import jit_inner
 from jitprop.kernels.registry import kernel
 
 SGD, MOMENTUM, ADAM = 0, 1, 2
@@ -39,19 +39,19 @@ def hyper_vector(weight_decay=0.0, momentum=0.0, nesterov=False, beta1=0.9, beta
 
 # ----------------------------------------------------------------- the rules
 
-@jit
+@jit_inner
 def _sgd(p, g, lr, wd):
     return p - lr * (g + wd * p)
 
 
-@jit
+@jit_inner
 def _momentum(p, g, v, lr, wd, mu, nesterov):
     g = g + wd * p
     v = mu * v + g
     return p - lr * (g + mu * v if nesterov else v), v
 
 
-@jit
+@jit_inner
 def _adam(p, g, m, v, step_size, wd, decay, b1, one_b1, b2, one_b2, inv_sqrt_c2, eps):
     # decay = 1 - lr * wd for AdamW (wd is then 0), else 1
     p = p * decay
@@ -61,7 +61,7 @@ def _adam(p, g, m, v, step_size, wd, decay, b1, one_b1, b2, one_b2, inv_sqrt_c2,
     return p - step_size * m / (np.sqrt(v) * inv_sqrt_c2 + eps), m, v
 
 
-@jit
+@jit_inner
 def step_constants(like, kind, hyper, lr, step):
     """The rule's constants for one update, in the dtype of the array
     ``like``: (lr, L2 weight decay, momentum, nesterov, Adam's step size,
@@ -76,7 +76,7 @@ def step_constants(like, kind, hyper, lr, step):
             dt(1.0 / np.sqrt(1.0 - b2 ** step)) if kind == ADAM else dt(1.0), dt(hyper[EPS]))
 
 
-@jit
+@jit_inner
 def apply_rule(kind, c, p, g, s0, s1):
     """Optimizer ``kind``'s rule with constants ``c`` (``step_constants``) on
     a value or a SIMD vector: returns the new (p, s0, s1) (the state values
@@ -89,7 +89,7 @@ def apply_rule(kind, c, p, g, s0, s1):
     return _adam(p, g, s0, s1, c[4], c[1], c[5], c[6], c[7], c[8], c[9], c[10], c[11])
 
 
-@jit
+@jit_inner
 def update_range(params, grads, state, kind, hyper, lr, step, lo, hi, grad_scale):
     """params[lo:hi] updated with grads[lo:hi] / grad_scale by optimizer
     ``kind`` (state updated alongside). One loop per rule, the branch

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from jitprop.kernels.config import jit, jit_parallel
+from jitprop.kernels.config import jit
 
 FLOAT_DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
 
@@ -67,7 +67,7 @@ def kernel(parallel=False, **recipe):
     """Decorator: compile ``fn`` (``parallel``: its prange loops on Numba's
     thread pool) and register it with its recipe, in order."""
     def deco(fn):
-        disp = jit_parallel(fn) if parallel else jit(fn)
+        disp = jit(fn, parallel=parallel)
         KERNELS.append(Recipe(name=fn.__name__, compiled=disp, **recipe))
         setattr(compiled, fn.__name__, disp)
         return disp

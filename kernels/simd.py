@@ -118,6 +118,21 @@ def vfma(typingctx, a, b, c):
 
 
 @intrinsic
+def sfma(typingctx, a, b, c):
+    """a * b + c for floats of one type, fused (one rounding): as one lane of
+    ``vfma``, whatever the optimizer does to the code around it."""
+    if not (isinstance(a, types.Float) and a == b == c):
+        return None
+
+    def codegen(context, builder, sig, args):
+        name = "llvm.fma.f32" if a == types.float32 else "llvm.fma.f64"
+        ty = args[0].type
+        fn = builder.module.globals.get(name) or ir.Function(builder.module, ir.FunctionType(ty, [ty] * 3), name)
+        return builder.call(fn, args)
+    return a(a, b, c), codegen
+
+
+@intrinsic
 def hsum(typingctx, v):
     """The sum of the lanes of ``v``, in a fixed order (halves added pairwise
     down to one lane), so a result does not depend on where it was computed."""

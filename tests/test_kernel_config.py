@@ -32,11 +32,22 @@ def test_every_jitted_function_uses_the_config_options():
     for name, disp in found:
         opts = disp.targetoptions
         wanted = config.EXACT_FASTMATH if disp.__module__ in EXACT_MODULES else config.FASTMATH
-        assert isinstance(disp._cache, config.RobustCache), name  # cached, damage-proof
+        if opts.get("no_cpython_wrapper"):  # a helper: linked into and cached with its callers
+            assert opts.get("no_cfunc_wrapper") and not isinstance(disp._cache, config.RobustCache), name
+        else:
+            assert isinstance(disp._cache, config.RobustCache), name  # cached, damage-proof
         assert opts.get("nogil") is True and opts.get("error_model") == "numpy", name
         assert set(opts.get("fastmath")) == set(wanted), name
         assert "nnan" not in opts.get("fastmath") and "ninf" not in opts.get("fastmath"), name
         assert disp in config.JITTED, name
+
+
+def test_only_python_callable_functions_get_entry_wrappers_and_cache_entries():
+    public = {name for name, d in _dispatchers() if not d.targetoptions.get("no_cpython_wrapper")}
+    assert public == set(K.KERNEL_NAMES) | {"exp_nonpositive_array"}
+    with pytest.raises(TypeError, match="jitprop.kernels.gemm._fma is a helper of the compiled kernels, callable "
+                                        "from compiled code only"):
+        gemm._fma(1.0, 2.0, 3.0)  # without the guard: a segmentation fault
 
 
 def test_every_kernel_has_a_twin_with_the_same_signature():
@@ -150,3 +161,32 @@ def test_an_edit_to_any_kernel_file_recompiles_every_kernel(tmp_path):
     first, again, edited = (tuple(map(int, done.stdout.split())) for done in runs)
     assert first == (0, 1) and again == (1, 0)  # compiled and saved; then loaded
     assert edited == (0, 1)  # another kernel file changed: not loaded, compiled again
+
+
+FRESH_OR_CACHED = """
+import hashlib, numpy as np, jitprop.kernels as K
+from jitprop.kernels.losses import LOSSES
+from jitprop.kernels.optimizers import OPTIMIZERS, hyper_vector
+rng = np.random.default_rng(0)
+sizes, acts = np.array([784, 8, 10]), np.array([2, 0])
+params = (rng.standard_normal(784 * 8 + 8 + 8 * 10 + 10) * 0.05).astype(np.float32)
+state = np.zeros((2, params.shape[0]), np.float32)
+x = rng.standard_normal((300, 784)).astype(np.float32)
+y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, 300)]
+K.train_epoch(params, state, sizes, acts, LOSSES["softmax-ce"], OPTIMIZERS["adam"], hyper_vector(), 0, True,
+              x, y, rng.permutation(300), 30, np.full(10, 0.01))
+print(hashlib.sha256(params.tobytes()).hexdigest(), sum(K.train_epoch.compiled.stats.cache_hits.values()))
+"""
+
+
+def test_a_kernel_gives_the_same_bits_freshly_compiled_and_loaded_from_the_cache(tmp_path):
+    # Found by CI: with the "contract" fastmath flag, LLVM fused a * b + c
+    # into an FMA in the code Numba ran after compiling but not in the object
+    # code it cached (or the reverse), so a run's first epoch differed from
+    # every later run's in the last bits.
+    env = {"NUMBA_CACHE_DIR": str(tmp_path / "cache")}
+    fresh, cached = (_run(FRESH_OR_CACHED, env, tmp_path) for _ in range(2))
+    assert fresh.returncode == 0 and cached.returncode == 0, fresh.stderr + cached.stderr
+    (fresh_bits, fresh_hits), (cached_bits, cached_hits) = (done.stdout.split() for done in (fresh, cached))
+    assert (fresh_hits, cached_hits) == ("0", "1")  # compiled, then loaded
+    assert fresh_bits == cached_bits

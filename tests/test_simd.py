@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from jitprop.kernels.config import jit
-from jitprop.kernels.simd import hsum, vfma, vlanes, vload, vmax, vsplat, vstore, vzero
+from jitprop.kernels.simd import hsum, sfma, vfma, vlanes, vload, vmax, vsplat, vstore, vzero
 
 from conftest import DTYPES
 
@@ -66,3 +66,28 @@ def _lanes(a):
 def test_lanes_fill_a_register():
     assert _lanes(np.zeros(4, np.float32)) in (8, 16) and _lanes(np.zeros(4)) in (4, 8)
     assert _lanes(np.zeros(4, np.float32)) == 2 * _lanes(np.zeros(4))
+
+
+@jit
+def _scalar_fma(out, a, b, c):
+    for i in range(out.shape[0]):
+        out[i] = sfma(a[i], b[i], c[i])
+
+
+@pytest.mark.parametrize("dt", DTYPES)
+def test_scalar_fma_rounds_once_as_a_vector_lane(dt):
+    """sfma is fused whatever the code generation (one rounding: (1 + e)(1 - e) - 1
+    is -e**2, not the 0 of a separate multiply and add), and equals vfma lane by lane."""
+    e = np.finfo(dt).eps
+    one = np.ones(1, dt)
+    out = np.zeros(1, dt)
+    _scalar_fma(out, one + e, one - e, -one)
+    assert out[0] == -dt(e) * dt(e) and ((one + e) * (one - e) - one)[0] == 0
+    rng = np.random.default_rng(1)
+    a, b, c = (rng.standard_normal(16).astype(dt) for _ in range(3))
+    lanes = np.zeros(10 * 16, dt)
+    _ops(lanes, a, b, c, 1.5)
+    scalar = np.zeros(16, dt)
+    _scalar_fma(scalar, a, b, c)
+    L = _lanes(a)
+    np.testing.assert_array_equal(scalar[:L], lanes[:L])
