@@ -22,7 +22,7 @@ from jitprop.kernels.layout import n_params
 from jitprop.kernels.linear import linear_forward
 from jitprop.kernels.losses import LOSSES, SOFTMAX_CE, mse, softmax_cross_entropy
 from jitprop.kernels.optimizers import (
-    OPTIMIZERS, STATE_BUFFERS, VARIANTS, step_constants, update_range, variant_args,
+    OPTIMIZERS, STATE_BUFFERS, VARIANTS, step_constants, update_scaled, variant_args,
 )
 from jitprop.kernels.registry import kernel
 from jitprop.kernels.simd import vlanes
@@ -335,55 +335,49 @@ def train_epoch_per_sample(params, state, sizes, acts, loss_kind, opt_kind, hype
     costs = np.full(n, np.nan)
     last = sizes.shape[0] - 1
     n_out = sizes[last]
-    zero = params.dtype.type(0)
+    zero, one = params.dtype.type(0), params.dtype.type(1)
     poffs = _param_offsets(sizes)
     aoffs = _row_offsets(sizes, 1)
     buf = np.empty(aoffs[-1], params.dtype)
     deltas = np.empty(aoffs[-1], params.dtype)
-    grow = np.empty(np.max(sizes), params.dtype)
+    ident = np.zeros(1, np.int64)
     for k in range(n):
         i = order[k]
-        copy_row(buf[:sizes[0]], x[i])
-        _forward(params, poffs, sizes, acts, buf, aoffs, 1)
+        for l in range(last):  # the forward tiles, x's row read in place
+            x_l = x if l == 0 else _block(buf, aoffs, l, 1, sizes[l])
+            z = _block(buf, aoffs, l + 1, 1, sizes[l + 1])
+            forward_tiles(z, x_l, order[k:k + 1] if l == 0 else ident, params, poffs[l], 0, 1, 0,
+                          -(-sizes[l + 1] // FWD_OUTS), FWD_ROWS)
+            bias_activation_cols(z, _bias(params, poffs, sizes, l), acts[l], 0, 1, 0, sizes[l + 1])
+        a_in0 = x[i]
         cost = _loss(_block(deltas, aoffs, last, 1, n_out), _block(buf, aoffs, last, 1, n_out), y[i:i + 1, :],
                      loss_kind)
         costs[k] = cost
         if not np.isfinite(cost):
             break
+        cst = step_constants(params, opt_kind, hyper, lrs[k], step + k + 1)
         for l in range(last - 1, -1, -1):
             m, n_in = sizes[l + 1], sizes[l]
             dz = deltas[aoffs[l + 1]:aoffs[l + 1] + m]
-            a_in = buf[aoffs[l]:aoffs[l] + n_in]
+            a_in = a_in0 if l == 0 else buf[aoffs[l]:aoffs[l] + n_in]
             if acts[l] != IDENTITY:
                 dz_row = dz.reshape((1, m))
                 activation_gradient(dz_row, dz_row, buf[aoffs[l + 1]:aoffs[l + 1] + m].reshape((1, m)), acts[l])
-            w = _weight(params, poffs, sizes, l)
+            d_in = deltas[aoffs[l]:aoffs[l] + n_in]
             if l > 0:
-                d_in = deltas[aoffs[l]:aoffs[l] + n_in]
                 d_in[:] = zero
-                for o in range(m):
-                    c = dz[o]
-                    for j in range(n_in):
-                        d_in[j] += w[o, j] * c
-            # Row o of dW is dz[o] * a_in: update it from a copy of a_in scaled
-            # by dz[o] (state and params are addressed in the flat layout).
+            # Row o of w: first its part of d_in (with the old weights), then
+            # its step with dW's row dz[o] * a_in (never stored), while in cache.
             for o in range(m):
-                c = dz[o]
-                g = grow[:n_in]
-                for j in range(n_in):
-                    g[j] = c * a_in[j]
                 lo = poffs[l] + o * n_in
-                _update_block(params, g, state, opt_kind, hyper, lrs[k], step + k + 1, lo)
-            _update_block(params, dz, state, opt_kind, hyper, lrs[k], step + k + 1, poffs[l] + m * n_in)
+                if l > 0:
+                    c = dz[o]
+                    w_o = params[lo:lo + n_in]
+                    for j in range(n_in):
+                        d_in[j] += w_o[j] * c
+                update_scaled(params, state, opt_kind, cst, lo, dz[o], a_in)
+            update_scaled(params, state, opt_kind, cst, poffs[l] + m * n_in, one, dz)
     return costs
-
-
-@jit_inner
-def _update_block(params, g, state, kind, hyper, lr, step, lo):
-    """params[lo:lo + len(g)] updated with the gradient block g."""
-    n = g.shape[0]
-    sub_state = state[:, lo:lo + n]
-    update_range(params[lo:lo + n], g, sub_state, kind, hyper, lr, step, 0, n, 1.0)
 
 
 @kernel(arrays={"out": "N K", "params": "P", "sizes": "L1", "acts": "L", "x": "N I"}, writes=("out",),

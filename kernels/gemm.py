@@ -20,7 +20,7 @@ blocks of ``params``, z and dz (B, O), d_in (B, I); rows (B,) int64 row
 indices of x; C-contiguous, one float dtype.
 """
 from jitprop.kernels.config import jit_inner
-from jitprop.kernels.optimizers import ADAM, SGD, apply_rule
+from jitprop.kernels.optimizers import STATE_BUFFERS, apply_rule
 from jitprop.kernels.simd import hsum, sfma, vfma, vlanes, vload, vsplat, vstore, vzero
 
 FWD_ROWS, FWD_OUTS = 3, 4   # forward tile: 3 rows x 4 outputs = 12 vector accumulators
@@ -89,6 +89,27 @@ def _dot_3x4(z, zr, zo, x, x0, x1, x2, w, w0, w1, w2, w3, n):
 
 
 @jit_inner
+def _dot_1x4(z, zr, zo, x, x0, w, w0, w1, w2, w3, n):
+    """The 1 x 4 tile z[zr, zo..zo+3]: one row against four rows of w (an
+    edge row of a full tile; batch 1), each as ``_dot`` makes it, with four
+    independent accumulators instead of one after the other."""
+    lanes = vlanes(w)
+    a0 = a1 = a2 = a3 = vzero(w)
+    k = 0
+    while k + lanes <= n:
+        p = vload(x, x0 + k)
+        a0 = vfma(p, vload(w, w0 + k), a0)
+        a1 = vfma(p, vload(w, w1 + k), a1)
+        a2 = vfma(p, vload(w, w2 + k), a2)
+        a3 = vfma(p, vload(w, w3 + k), a3)
+        k += lanes
+    z[zr, zo] = _tail(x, x0, w, w0, k, n, hsum(a0))
+    z[zr, zo + 1] = _tail(x, x0, w, w1, k, n, hsum(a1))
+    z[zr, zo + 2] = _tail(x, x0, w, w2, k, n, hsum(a2))
+    z[zr, zo + 3] = _tail(x, x0, w, w3, k, n, hsum(a3))
+
+
+@jit_inner
 def forward_tiles(z, x, rows, params, woff, r0, r1, t0, t1, row_block):
     """z[r, o] = x[rows[r]] . w[o] (no bias) for the rows r0..r1-1 and the
     output tiles t0..t1-1 (tile t: outputs FWD_OUTS*t .. FWD_OUTS*t +
@@ -109,8 +130,13 @@ def forward_tiles(z, x, rows, params, woff, r0, r1, t0, t1, row_block):
                              params, w0, w0 + n_in, w0 + 2 * n_in, w0 + 3 * n_in, n_in)
                     r += FWD_ROWS
             for rr in range(r, re):  # edge rows, and every row of an edge tile
-                for o in range(o0, min(o0 + FWD_OUTS, n_out)):
-                    z[rr, o] = _dot(x, rows[rr] * ldx, params, woff + o * n_in, n_in)
+                if o0 + FWD_OUTS <= n_out:
+                    w0 = woff + o0 * n_in
+                    _dot_1x4(z, rr, o0, x, rows[rr] * ldx, params, w0, w0 + n_in, w0 + 2 * n_in, w0 + 3 * n_in,
+                             n_in)
+                else:
+                    for o in range(o0, n_out):
+                        z[rr, o] = _dot(x, rows[rr] * ldx, params, woff + o * n_in, n_in)
 
 
 # ---------------------------------------------------------- input gradient
@@ -177,28 +203,30 @@ def _input_grad_row(d_in, dz, params, woff, r, c0, c1):
 def _step_vector(params, state, kind, c, i, g):
     """The optimizer rule on the vector of parameters at flat index i (one
     call of the rule for every kind: fewer specialisations to compile)."""
+    n_state = STATE_BUFFERS[kind]
     p = vload(params, i)
-    s0 = vload(state[0], i) if kind != SGD else p
-    s1 = vload(state[1], i) if kind == ADAM else p
+    s0 = vload(state[0], i) if n_state > 0 else p
+    s1 = vload(state[1], i) if n_state > 1 else p
     p, s0, s1 = apply_rule(kind, c, p, g, s0, s1)
     vstore(params, i, p)
-    if kind != SGD:
+    if n_state > 0:
         vstore(state[0], i, s0)
-    if kind == ADAM:
+    if n_state > 1:
         vstore(state[1], i, s1)
 
 
 @jit_inner
 def step_value(params, state, kind, c, i, g):
     """The optimizer rule on the single parameter at flat index i."""
+    n_state = STATE_BUFFERS[kind]
     p = params[i]
-    s0 = state[0, i] if kind != SGD else p
-    s1 = state[1, i] if kind == ADAM else p
+    s0 = state[0, i] if n_state > 0 else p
+    s1 = state[1, i] if n_state > 1 else p
     p, s0, s1 = apply_rule(kind, c, p, g, s0, s1)
     params[i] = p
-    if kind != SGD:
+    if n_state > 0:
         state[0, i] = s0
-    if kind == ADAM:
+    if n_state > 1:
         state[1, i] = s1
 
 
@@ -308,7 +336,6 @@ def weight_update_cols(params, state, kind, c, woff, n_out, dzp, x, rows, c0, c1
     packing a few rows costs more than it saves (measured 784 x 128 float32:
     12 rows 61 us direct against 85 packed; 64 rows 253 against 204). Both
     give the same bits. ``roff_panel``: scratch for the panel's offsets."""
-    lanes = vlanes(params)
     n_rows, n_in = panel.shape[0], x.shape[1]
     pw = panel.shape[1]
     full = n_out // DW_OUTS

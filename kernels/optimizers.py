@@ -109,6 +109,27 @@ def update_range(params, grads, state, kind, hyper, lr, step, lo, hi, grad_scale
             params[i], m[i], v[i] = apply_rule(ADAM, c, params[i], grads[i] / s, m[i], v[i])
 
 
+
+@jit_inner
+def update_scaled(params, state, kind, c, lo, scale, x):
+    """params[lo:lo + n] stepped by optimizer ``kind`` with the gradient
+    ``scale * x`` (x (n,), e.g. one row of an outer product dz[o] * a),
+    constants ``c`` from ``step_constants`` (state updated alongside)."""
+    n = x.shape[0]
+    p = params[lo:lo + n]  # indices from 0: loops that vectorise
+    if kind == SGD:
+        for j in range(n):
+            p[j] = apply_rule(SGD, c, p[j], scale * x[j], p[j], p[j])[0]
+    elif kind == MOMENTUM:
+        v = state[0, lo:lo + n]
+        for j in range(n):
+            p[j], v[j], _ = apply_rule(MOMENTUM, c, p[j], scale * x[j], v[j], v[j])
+    else:
+        m, v = state[0, lo:lo + n], state[1, lo:lo + n]
+        for j in range(n):
+            p[j], m[j], v[j] = apply_rule(ADAM, c, p[j], scale * x[j], m[j], v[j])
+
+
 # --------------------------------------------------- test recipe and kernel
 
 VARIANTS = {  # verify rows: name -> (code, hyper)
