@@ -97,11 +97,7 @@ def vsplat(typingctx, like, x):
     vty = _vec_of(like)
 
     def codegen(context, builder, sig, args):
-        val = context.cast(builder, args[1], sig.args[1], vty.dtype)
-        vec_t = context.get_value_type(vty)
-        v = builder.insert_element(ir.Constant(vec_t, ir.Undefined), val, ir.Constant(ir.IntType(32), 0))
-        return builder.shuffle_vector(v, ir.Constant(vec_t, ir.Undefined),
-                                      ir.Constant(ir.VectorType(ir.IntType(32), vty.lanes), [0] * vty.lanes))
+        return _splat(context, builder, vty, args[1], sig.args[1])
     return vty(like, x), codegen
 
 
@@ -176,11 +172,7 @@ def _splat_as(typingctx, v, x):
         return None
 
     def codegen(context, builder, sig, args):
-        val = context.cast(builder, args[1], sig.args[1], v.dtype)
-        vec_t = context.get_value_type(v)
-        r = builder.insert_element(ir.Constant(vec_t, ir.Undefined), val, ir.Constant(ir.IntType(32), 0))
-        return builder.shuffle_vector(r, ir.Constant(vec_t, ir.Undefined),
-                                      ir.Constant(ir.VectorType(ir.IntType(32), v.lanes), [0] * v.lanes))
+        return _splat(context, builder, v, args[1], sig.args[1])
     return v(v, x), codegen
 
 
