@@ -161,9 +161,12 @@ class Run:
             raise ConfigError("--resume", str(exc)) from None
         missing = [k for k in ("config", "epoch", "rng_state", "optimizer") if k not in header]
         if missing:
+            data = header.get("data") or {}
+            scored = data.get("inputs") == "raw" or (data.get("mean") is not None and data.get("std") is not None)
+            readers = "jitprop predict and inspect" if scored else "jitprop inspect --weights"
             raise ConfigError("--resume", f"{path} has no {', '.join(missing)}: it was not saved by a jitprop "
                                           "training run (jitprop train --save, or Run(save=...)) of this version; "
-                                          "jitprop predict and inspect can read it, resume cannot")
+                                          f"{readers} can read it, resume cannot")
         try:
             cfg = RunConfig.from_dict(header["config"])
         except (ConfigError, TypeError) as exc:

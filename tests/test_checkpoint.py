@@ -213,11 +213,15 @@ def test_a_checkpoint_from_save_checkpoint_says_what_it_lacks(mnist, tmp_path):
     done = subprocess.run([sys.executable, "-m", "jitprop", "train", "--resume", str(bare)], capture_output=True,
                           text=True)
     assert done.returncode == 2 and "has no config, epoch, rng_state, optimizer" in done.stderr
+    assert "jitprop inspect --weights can read it" in done.stderr  # not predict: it needs the statistics
     from jitprop.data import mnist_arrays
     d = mnist_arrays(np.float32, 0)
     full = save_checkpoint(tmp_path / "full.npz", net, data=dict(mean=d["mean"], std=d["std"]))
     done = subprocess.run([sys.executable, "-m", "jitprop", "predict", str(full)], capture_output=True, text=True)
     assert done.returncode == 0 and done.stdout.startswith("test accuracy: ")
+    done = subprocess.run([sys.executable, "-m", "jitprop", "train", "--resume", str(full)], capture_output=True,
+                          text=True)
+    assert done.returncode == 2 and "jitprop predict and inspect can read it, resume cannot" in done.stderr
 
 
 def test_a_full_disk_during_save_keeps_the_old_checkpoint_and_says_so(mnist, tmp_path, monkeypatch):
