@@ -154,14 +154,17 @@ class Run:
         optimizer state, schedule and sample order. ``epochs`` may raise the
         total; ``threads`` may change (the bits do not depend on it). Saves
         to ``path`` unless ``save`` names another file."""
-        from jitprop.model.checkpoint import CheckpointError, read_checkpoint
+        from jitprop.model.checkpoint import CheckpointError, check_data, read_checkpoint
         try:
             header, params, state = read_checkpoint(path)
         except CheckpointError as exc:
             raise ConfigError("--resume", str(exc)) from None
         missing = [k for k in ("config", "epoch", "rng_state", "optimizer") if k not in header]
         if missing:
-            data = header.get("data") or {}
+            try:
+                data = check_data(path, header) or {}
+            except CheckpointError:
+                data = {}
             scored = data.get("inputs") == "raw" or (data.get("mean") is not None and data.get("std") is not None)
             readers = "jitprop predict and inspect" if scored else "jitprop inspect --weights"
             raise ConfigError("--resume", f"{path} has no {', '.join(missing)}: it was not saved by a jitprop "

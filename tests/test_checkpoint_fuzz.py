@@ -125,3 +125,15 @@ def test_a_header_claiming_a_huge_layer_allocates_nothing(tmp_path):
         z.writestr("params.npy", buf.getvalue() + bytes(64))
     with pytest.raises(CheckpointError, match="declares"):
         read_checkpoint(tmp_path / "forged.npz")
+
+
+def test_resuming_a_version_1_file_names_the_commands_that_can_read_it(tmp_path):
+    # version 1 kept mean and std at the top of the header; predict reads them there
+    from jitprop.config import ConfigError
+    from jitprop.session import Run
+    header, params, _ = _valid(tmp_path)
+    v1 = {k: v for k, v in header.items() if k not in ("data", "optimizer", "rng_state", "epoch")}
+    v1.update(version=1, mean=33.3, std=78.5)
+    _write(tmp_path / "v1.npz", json.dumps(v1), {"params": params})
+    with pytest.raises(ConfigError, match="jitprop predict and inspect can read it, resume cannot"):
+        Run.resume(tmp_path / "v1.npz")
