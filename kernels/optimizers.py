@@ -8,8 +8,9 @@ buffers of the parameters' size, stacked as ``state`` (S, P) in the flat
 parameter layout (llm.c keeps AdamW's m and v the same way). The learning
 rate comes per call, so schedules stay outside; ``step`` is the 1-based
 number of this update (Adam's bias correction). Each rule is one scalar
-function below; :func:`update_range` applies it to a slice of the buffer
-and is what the whole-epoch kernels call.
+function below (:func:`apply_rule` picks it, for a value or a SIMD vector);
+:func:`update_scaled` applies it to a block of the buffer (the per-sample
+kernel, ``optimizer_step``), ``gemm.py`` inside the weight-gradient product.
 
 The rules follow PyTorch's ``torch.optim``:
 
@@ -90,27 +91,6 @@ def apply_rule(kind, c, p, g, s0, s1):
 
 
 @jit_inner
-def update_range(params, grads, state, kind, hyper, lr, step, lo, hi, grad_scale):
-    """params[lo:hi] updated with grads[lo:hi] / grad_scale by optimizer
-    ``kind`` (state updated alongside). One loop per rule, the branch
-    outside it, so each loop vectorises."""
-    c = step_constants(params, kind, hyper, lr, step)
-    s = params.dtype.type(grad_scale)
-    if kind == SGD:
-        for i in range(lo, hi):
-            params[i] = apply_rule(SGD, c, params[i], grads[i] / s, params[i], params[i])[0]
-    elif kind == MOMENTUM:
-        v = state[0]
-        for i in range(lo, hi):
-            params[i], v[i], _ = apply_rule(MOMENTUM, c, params[i], grads[i] / s, v[i], v[i])
-    else:
-        m, v = state[0], state[1]
-        for i in range(lo, hi):
-            params[i], m[i], v[i] = apply_rule(ADAM, c, params[i], grads[i] / s, m[i], v[i])
-
-
-
-@jit_inner
 def update_scaled(params, state, kind, c, lo, scale, x):
     """params[lo:lo + n] stepped by optimizer ``kind`` with the gradient
     ``scale * x`` (x (n,), e.g. one row of an outer product dz[o] * a),
@@ -177,4 +157,4 @@ def optimizer_step(params, grads, state, kind, hyper, lr, step):
     in place; hyper (7,) float64 laid out as HYPER; lr the learning rate;
     step the 1-based number of this update.
     """
-    update_range(params, grads, state, kind, hyper, lr, step, 0, params.shape[0], 1.0)
+    update_scaled(params, state, kind, step_constants(params, kind, hyper, lr, step), 0, params.dtype.type(1), grads)
