@@ -8,7 +8,7 @@ import sys
 
 from jitprop.cli.common import UsageError, need_matplotlib
 from jitprop.cli.settings import add_preset_flag, add_setting_flags, given_settings
-from jitprop.config import ConfigError, RunConfig
+from jitprop.config import SETTINGS, ConfigError, RunConfig
 
 EPILOG = """\
 examples:
@@ -44,14 +44,13 @@ def add_train(sub):
                        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_preset_flag(p)
     groups = {name: p.add_argument_group(name) for name in ("data", "network", "optimisation", "execution")}
+    # SETTINGS is in group order: a group runs from its first setting to the next group's
     starts = {"dataset": "data", "layers": "network", "optimizer": "optimisation", "impl": "execution"}
-    current = []
-
-    def group_of(s):  # SETTINGS is in group order; a group runs from its first setting to the next group's
-        if s.name in starts or not current:
-            current[:] = [groups[starts.get(s.name, "data")]]
-        return current[0]
-    add_setting_flags(group_of)
+    group_of, name = {}, "data"
+    for s in SETTINGS:
+        name = starts.get(s.name, name)
+        group_of[s.name] = groups[name]
+    add_setting_flags(lambda s: group_of[s.name])
     p.add_argument("--init-sigma", dest="init", help=argparse.SUPPRESS)  # the former name of --init
     out = p.add_argument_group("output and checkpoints")
     out.add_argument("--save", metavar="PATH", help="write a checkpoint after every epoch (atomically); "
