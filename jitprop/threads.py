@@ -60,6 +60,7 @@ class ThreadTuner:
         self.probe_every = probe_every
         self.weight = weight
         self.cost = {}  # threads -> estimated seconds per sample
+        self.seen = {}  # threads -> slices run
         self.slices = 0
         self.history = []  # (threads, samples per second), for reports and tests
 
@@ -68,7 +69,7 @@ class ThreadTuner:
         if len(self.choices) == 1:
             return self.choices[0]
         untried = [t for t in self.choices if t not in self.cost]
-        if untried:
+        if untried:  # each setting runs twice first: its first slice warms up (threads, caches), not counted
             return untried[0]
         best = min(self.choices, key=lambda t: self.cost[t])
         if self.slices % self.probe_every == self.probe_every - 1:
@@ -78,7 +79,8 @@ class ThreadTuner:
     def record(self, threads, samples, seconds):
         """What a slice with ``threads`` did: ``samples`` in ``seconds``."""
         self.slices += 1
-        if samples <= 0 or seconds <= 0:
+        self.seen[threads] = self.seen.get(threads, 0) + 1
+        if samples <= 0 or seconds <= 0 or self.seen[threads] == 1:
             return
         per = seconds / samples
         old = self.cost.get(threads)

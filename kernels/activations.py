@@ -116,19 +116,26 @@ def bias_activation_cols(out, b, act, r0, r1, c0, c1):
 @jit_inner
 def activation_gradient(dz, d_out, a, act):
     """dz (B, n) = d_out * act'(z), written through the stored output a;
-    dz may be d_out itself.
+    dz may be d_out itself."""
+    if dz.ctypes.data != d_out.ctypes.data:
+        for r in range(dz.shape[0]):
+            copy_row(dz[r], d_out[r])
+    activation_gradient_cols(dz, a, act, 0, a.shape[0], 0, a.shape[1])
+
+
+@jit_inner
+def activation_gradient_cols(dz, a, act, r0, r1, c0, c1):
+    """dz *= act'(z) in place on rows r0..r1-1, columns c0..c1-1, written
+    through the stored output a (a thread's share, as ``bias_activation_cols``).
 
     The loops update dz in place over 1-d rows: with three arrays of which
     two are the same buffer, LLVM's overlap check fails and it falls back to
     a scalar loop (measured 64 x 512 float32 ReLU: 38 us against 4.5)."""
-    if dz.ctypes.data != d_out.ctypes.data:
-        for r in range(dz.shape[0]):
-            copy_row(dz[r], d_out[r])
     one = a.dtype.type(1)
     zero = a.dtype.type(0)
     slope = a.dtype.type(LEAKY_SLOPE)
-    for r in range(a.shape[0]):
-        dz_r, a_r = dz[r], a[r]
+    for r in range(r0, r1):
+        dz_r, a_r = dz[r, c0:c1], a[r, c0:c1]
         if act == SIGMOID:
             for o in range(a_r.shape[0]):
                 dz_r[o] *= _sigmoid_slope(a_r[o], one)
@@ -144,17 +151,18 @@ def activation_gradient(dz, d_out, a, act):
 
 
 @jit_inner
-def _shifted_exp_row(out, z, r):
-    """out[r] = exp(z[r] - max(z[r])); returns (max, sum). Shifting by the row
-    max keeps every exp in (0, 1], so nothing overflows for any finite z."""
-    m = z[r, 0]
-    for c in range(1, z.shape[1]):
-        if z[r, c] > m:
-            m = z[r, c]
+def shifted_exp(out, z):
+    """out = exp(z - max(z)) for 1-d rows; returns (max, sum). Shifting by
+    the row max keeps every exp in (0, 1], so nothing overflows for any
+    finite z."""
+    m = z[0]
+    for c in range(1, z.shape[0]):
+        if z[c] > m:
+            m = z[c]
     s = out.dtype.type(0)
-    for c in range(z.shape[1]):
-        e = np.exp(z[r, c] - m)
-        out[r, c] = e
+    for c in range(z.shape[0]):
+        e = np.exp(z[c] - m)
+        out[c] = e
         s += e
     return m, s
 
@@ -218,7 +226,7 @@ def activation_backward(d_in, d_out, a, act):
 def softmax_forward(out, z):
     """Row-wise softmax of z (B, K), shifted by the row max."""
     for r in range(z.shape[0]):
-        _, s = _shifted_exp_row(out, z, r)
+        _, s = shifted_exp(out[r], z[r])
         for c in range(z.shape[1]):
             out[r, c] /= s
 

@@ -20,6 +20,7 @@ import os
 import sys
 
 import numba
+from numba.core import types
 from numba.core.caching import FunctionCache
 from numba.core.registry import CPUDispatcher
 
@@ -114,6 +115,12 @@ class RobustCache(FunctionCache):
 # cached with, each caller). Each wrapper and entry costs compile time on
 # every first run: for the default run's epoch kernel, 25.5 s -> 21.6 s.
 INNER = {"no_cpython_wrapper": True, "no_cfunc_wrapper": True}
+# Leaf helpers (the micro-kernels and the rules they apply) also go without
+# reference counting of the arrays they are given or slice: they allocate
+# nothing and their caller holds every array for the call. Numba counted
+# arrays in and out around each call, and the counting was not always pruned
+# after inlining (one sample's update spent most of its time in it).
+LEAF = {**INNER, "_nrt": False}
 
 
 class InnerDispatcher(CPUDispatcher):
@@ -121,16 +128,22 @@ class InnerDispatcher(CPUDispatcher):
     as any other; a call from Python raises (without an entry wrapper the
     call would crash the interpreter)."""
 
+    def get_call_template(self, args, kws):
+        # Typed as their plain types: a constant argument (a code, an offset
+        # of 0) would otherwise compile another copy of the helper per value.
+        return super().get_call_template(tuple(types.unliteral(a) for a in args),
+                                         {k: types.unliteral(v) for k, v in kws.items()})
+
     def __call__(self, *args, **kwargs):
         raise TypeError(f"{self.py_func.__module__}.{self.py_func.__qualname__} is a helper of the compiled "
                         "kernels, callable from compiled code only; use the kernels in jitprop.kernels")
 
 
-def _compile(fn, fastmath, parallel=False, inner=False):
+def _compile(fn, fastmath, parallel=False, inner=None):
     options = {**OPTIONS, "cache": False, "fastmath": set(fastmath), "parallel": parallel}
     if inner:
         options.pop("cache")
-        disp = InnerDispatcher(py_func=fn, locals={}, targetoptions={**options, "nopython": True, **INNER})
+        disp = InnerDispatcher(py_func=fn, locals={}, targetoptions={**options, "nopython": True, **inner})
     else:
         disp = numba.njit(**options)(fn)
     if not inner:
@@ -153,16 +166,21 @@ def jit(fn, *, parallel=False, exact=False):
 def jit_inner(fn):
     """As :func:`jit`, for a helper that only compiled code calls (it cannot
     be called from Python): see :data:`INNER`."""
-    return _compile(fn, FASTMATH, inner=True)
+    return _compile(fn, FASTMATH, inner=INNER)
+
+
+def jit_leaf(fn):
+    """As :func:`jit_inner`, for a helper that allocates nothing and calls
+    nothing that does (a micro-kernel, a rule): see :data:`LEAF`."""
+    return _compile(fn, FASTMATH, inner=LEAF)
+
+
+def jit_inline(fn):
+    """As :func:`jit_inner`, for a small helper: inlined into each caller's
+    Numba IR (typed there; no compiled function of its own)."""
+    return _compile(fn, FASTMATH, inner={**INNER, "inline": "always"})
 
 
 def jit_inner_exact(fn):
     """As :func:`jit_inner`, with :data:`EXACT_FASTMATH` (no reassociation)."""
-    return _compile(fn, EXACT_FASTMATH, inner=True)
-
-
-def jit_inner_parallel(fn):
-    """As :func:`jit_inner`, with ``prange`` loops run on Numba's thread pool
-    (for kernels that split fixed tiles between threads; results must not
-    depend on the split)."""
-    return _compile(fn, FASTMATH, parallel=True, inner=True)
+    return _compile(fn, EXACT_FASTMATH, inner=INNER)

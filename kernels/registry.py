@@ -63,11 +63,17 @@ KERNELS = []
 compiled = types.SimpleNamespace()
 
 
-def kernel(parallel=False, **recipe):
+def kernel(parallel=False, driver=False, **recipe):
     """Decorator: compile ``fn`` (``parallel``: its prange loops on Numba's
-    thread pool) and register it with its recipe, in order."""
+    thread pool) and register it with its recipe, in order. ``driver``: fn
+    is plain Python that runs compiled workers (on several threads); it is
+    registered as it is."""
     def deco(fn):
-        disp = jit(fn, parallel=parallel)
+        if driver:
+            fn.py_func = fn
+            disp = fn
+        else:
+            disp = jit(fn, parallel=parallel)
         KERNELS.append(Recipe(name=fn.__name__, compiled=disp, **recipe))
         setattr(compiled, fn.__name__, disp)
         return disp

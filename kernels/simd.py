@@ -79,6 +79,36 @@ def vload(typingctx, arr, index):
 
 
 @intrinsic
+def vbroadcast(typingctx, like, arr, index):
+    """A vector (lanes of ``like``'s dtype) with every lane arr's element at
+    flat ``index`` (arr C-contiguous, of like's dtype): one broadcast load,
+    without the negative-index wraparound Numba adds to ``arr[index]``."""
+    vty = _vec_of(like)
+    if arr.dtype != like.dtype:
+        return None
+
+    def codegen(context, builder, sig, args):
+        data = context.make_array(sig.args[1])(context, builder, value=args[1]).data
+        val = builder.load(builder.gep(data, [args[2]]))
+        return _splat(context, builder, vty, val, sig.args[1].dtype)
+    return vty(like, arr, index), codegen
+
+
+@intrinsic
+def load(typingctx, arr, index):
+    """arr's element at flat ``index`` (C-contiguous arr), without the
+    negative-index wraparound Numba adds to ``arr[index]`` (integer work in
+    the inner loops of the micro-kernels)."""
+    if not isinstance(arr, types.Array):
+        return None
+
+    def codegen(context, builder, sig, args):
+        data = context.make_array(sig.args[0])(context, builder, value=args[0]).data
+        return builder.load(builder.gep(data, [args[1]]))
+    return arr.dtype(arr, index), codegen
+
+
+@intrinsic
 def vstore(typingctx, arr, index, v):
     """Store vector ``v`` at flat element ``index`` of ``arr``."""
     if not isinstance(v, Vec) or v.dtype != arr.dtype:
@@ -128,6 +158,43 @@ def sfma(typingctx, a, b, c):
     return a(a, b, c), codegen
 
 
+def fma(a, b, c):
+    """a * b + c with one rounding, for floats of one type or vectors (a
+    scalar among vectors is broadcast); compiled code only."""
+    raise TypeError("fma is for compiled code")
+
+
+@overload(fma)
+def _fma_overload(a, b, c):
+    if isinstance(a, Vec):
+        return lambda a, b, c: vfma(a, _as_vec(a, b), _as_vec(a, c))
+    if isinstance(b, Vec):
+        return lambda a, b, c: vfma(_as_vec(b, a), b, _as_vec(b, c))
+    if isinstance(c, Vec):
+        return lambda a, b, c: vfma(_as_vec(c, a), _as_vec(c, b), c)
+    if isinstance(a, types.Float) and a == b == c:
+        return lambda a, b, c: sfma(a, b, c)
+    return None
+
+
+@intrinsic
+def _as_vec(typingctx, like, x):
+    """x if it is a vector of like's type, else x broadcast to one."""
+    if not isinstance(like, Vec):
+        return None
+    if isinstance(x, Vec):
+        if x != like:
+            return None
+
+        def same(context, builder, sig, args):
+            return args[1]
+        return like(like, x), same
+
+    def codegen(context, builder, sig, args):
+        return _splat(context, builder, like, args[1], sig.args[1])
+    return like(like, x), codegen
+
+
 @intrinsic
 def hsum(typingctx, v):
     """The sum of the lanes of ``v``, in a fixed order (halves added pairwise
@@ -163,17 +230,6 @@ def _binary(name, op):
 
 vadd, vsub, vmul, vdiv = (_binary(n, op) for n, op in
                           (("vadd", "fadd"), ("vsub", "fsub"), ("vmul", "fmul"), ("vdiv", "fdiv")))
-
-
-@intrinsic
-def _splat_as(typingctx, v, x):
-    """x broadcast to the type of vector v."""
-    if not isinstance(v, Vec):
-        return None
-
-    def codegen(context, builder, sig, args):
-        return _splat(context, builder, v, args[1], sig.args[1])
-    return v(v, x), codegen
 
 
 @intrinsic
@@ -217,9 +273,9 @@ def _overload_op(pyop, vop):
         if isinstance(a, Vec) and isinstance(b, Vec):
             return lambda a, b: vop(a, b)
         if isinstance(a, Vec) and isinstance(b, (types.Float, types.Integer)):
-            return lambda a, b: vop(a, _splat_as(a, b))
+            return lambda a, b: vop(a, _as_vec(a, b))
         if isinstance(b, Vec) and isinstance(a, (types.Float, types.Integer)):
-            return lambda a, b: vop(_splat_as(b, a), b)
+            return lambda a, b: vop(_as_vec(b, a), b)
         return None
 
 

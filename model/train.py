@@ -20,9 +20,13 @@ from jitprop.model.optim import SGD, check_optimizer
 from jitprop.model.schedules import Constant, Exponential, check_schedule
 from jitprop.progress import bar
 
-# Progress-bar updates per epoch for the whole-epoch kernels, which are
-# called on consecutive slices of the epoch's order (same result as one call).
-_CHUNKS = 20
+# The epoch runs in slices of its order (the same result as one call), for
+# the progress bar and the thread tuner: the first is 1/_FIRST_SLICES of the
+# epoch, later ones are sized from the speed so far to take about
+# _SLICE_SECONDS (each call of a whole-epoch kernel also lays the weights out
+# and back: fewer, longer calls when training is fast).
+_FIRST_SLICES = 20
+_SLICE_SECONDS = 0.1
 
 
 class TrainingDiverged(FloatingPointError):
@@ -289,19 +293,24 @@ def _warm_up(runner, plan, progress):
 
 
 def _run_epoch(runner, plan, order, lrs, epoch, epochs, progress):
-    """The epoch in slices (for the progress bar), a whole number of steps each."""
+    """The epoch in slices (see _SLICE_SECONDS), a whole number of steps each."""
     n, b = order.shape[0], plan.batch_size
     steps = lrs.shape[0]
-    per_chunk = max(1, -(-steps // _CHUNKS))
+    per_slice = max(1, -(-steps // _FIRST_SLICES))
     shown = bar(progress, total=n, desc=f"epoch {epoch}/{epochs}", unit="sample", unit_scale=True, leave=False)
     parts = []
-    for s in range(0, steps, per_chunk):
-        part = order[s * b:(s + per_chunk) * b]
-        c = runner.run(plan, part, lrs[s:s + per_chunk])
+    s = 0
+    while s < steps:
+        part = order[s * b:(s + per_slice) * b]
+        t0 = time.perf_counter()
+        c = runner.run(plan, part, lrs[s:s + per_slice])
+        seconds = time.perf_counter() - t0
         parts.append(c)
         shown.update(part.shape[0])
         if not np.isfinite(c).all():
             break
+        s += c.shape[0]
+        per_slice = max(1, int(c.shape[0] * _SLICE_SECONDS / max(seconds, 1e-6)))
     shown.close()
     costs = np.concatenate(parts)
     return np.concatenate([costs, np.full(steps - costs.shape[0], np.nan)])

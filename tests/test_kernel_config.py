@@ -12,9 +12,9 @@ import pytest
 import jitprop
 import jitprop.kernels as K
 import jitprop.kernels.reference as R
-from jitprop.kernels import activations, config, epoch, fastexp, gemm, linear, losses, optimizers, registry
+from jitprop.kernels import activations, config, epoch, fastexp, gemm, linear, losses, optimizers, registry, sync
 
-MODULES = [activations, linear, losses, optimizers, epoch, fastexp, gemm]
+MODULES = [activations, linear, losses, optimizers, epoch, fastexp, gemm, sync]
 # fastexp's range reduction must not be reassociated (see kernels/config.py)
 EXACT_MODULES = {fastexp.__name__}
 
@@ -44,10 +44,13 @@ def test_every_jitted_function_uses_the_config_options():
 
 def test_only_python_callable_functions_get_entry_wrappers_and_cache_entries():
     public = {name for name, d in _dispatchers() if not d.targetoptions.get("no_cpython_wrapper")}
-    assert public == set(K.KERNEL_NAMES) | {"exp_nonpositive_array"}
-    with pytest.raises(TypeError, match="jitprop.kernels.gemm._fma is a helper of the compiled kernels, callable "
+    # the whole-network kernels are Python drivers of compiled workers (run on several threads)
+    drivers = {r.name for r in registry.KERNELS if r.compiled.py_func is r.compiled}
+    assert drivers == {"train_epoch", "train_epoch_per_sample", "network_forward"}
+    assert public == (set(K.KERNEL_NAMES) - drivers) | {"_epoch_worker", "_per_sample_worker", "exp_nonpositive_array"}
+    with pytest.raises(TypeError, match="jitprop.kernels.gemm.rows_tile is a helper of the compiled kernels, callable "
                                         "from compiled code only"):
-        gemm._fma(1.0, 2.0, 3.0)  # without the guard: a segmentation fault
+        gemm.rows_tile(*range(18))  # without the guard: a segmentation fault
 
 
 def test_every_kernel_has_a_twin_with_the_same_signature():
@@ -175,7 +178,8 @@ x = rng.standard_normal((300, 784)).astype(np.float32)
 y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, 300)]
 K.train_epoch(params, state, sizes, acts, LOSSES["softmax-ce"], OPTIMIZERS["adam"], hyper_vector(), 0, True,
               x, y, rng.permutation(300), 30, np.full(10, 0.01))
-print(hashlib.sha256(params.tobytes()).hexdigest(), sum(K.train_epoch.compiled.stats.cache_hits.values()))
+from jitprop.kernels.epoch import _epoch_worker
+print(hashlib.sha256(params.tobytes()).hexdigest(), sum(_epoch_worker.stats.cache_hits.values()))
 """
 
 

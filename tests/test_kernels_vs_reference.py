@@ -4,7 +4,7 @@ kernel against finite differences, plus property tests for shapes and
 extreme values."""
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import example, given, settings, strategies as st
 
 import jitprop.kernels as K
 import jitprop.kernels.reference as R
@@ -157,6 +157,8 @@ def test_random_shapes_match_twin(case, b, n_in, n_out, dt, seed):
 @settings(max_examples=60, deadline=None)
 @given(b=batches, k=st.integers(1, 20), scale=st.floats(1.0, 1e4), dt=st.sampled_from(DTYPES), soft=st.booleans(),
        seed=st.integers(0, 2**31))
+# logits [787.94, 785.77]: a float32 log under the "afn" flag made the loss 1.5e-4 off (fails on the old kernel)
+@example(b=1, k=2, scale=590.0, dt=np.float32, soft=False, seed=54604217)
 def test_extreme_logits_stay_finite_and_accurate(b, k, scale, dt, soft, seed):
     rng = np.random.default_rng(seed)
     z = (rng.standard_normal((b, k)) * scale).astype(dt)
