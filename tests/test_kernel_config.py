@@ -12,9 +12,11 @@ import pytest
 import jitprop
 import jitprop.kernels as K
 import jitprop.kernels.reference as R
-from jitprop.kernels import activations, config, epoch, fastexp, gemm, linear, losses, optimizers, registry, sync
+from jitprop.kernels import (
+    activations, config, epoch, fastexp, gemm, linear, losses, optimizers, registry, sample, sync, worker,
+)
 
-MODULES = [activations, linear, losses, optimizers, epoch, fastexp, gemm, sync]
+MODULES = [activations, linear, losses, optimizers, epoch, fastexp, gemm, sync, worker, sample]
 # fastexp's range reduction must not be reassociated (see kernels/config.py)
 EXACT_MODULES = {fastexp.__name__}
 
@@ -178,7 +180,7 @@ x = rng.standard_normal((300, 784)).astype(np.float32)
 y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, 300)]
 K.train_epoch(params, state, sizes, acts, LOSSES["softmax-ce"], OPTIMIZERS["adam"], hyper_vector(), 0, True,
               x, y, rng.permutation(300), 30, np.full(10, 0.01))
-from jitprop.kernels.epoch import _epoch_worker
+from jitprop.kernels.worker import _epoch_worker
 print(hashlib.sha256(params.tobytes()).hexdigest(), sum(_epoch_worker.stats.cache_hits.values()))
 """
 

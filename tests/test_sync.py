@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import jitprop.kernels.reference as R
-from jitprop.kernels import epoch, team
+from jitprop.kernels import team, worker
 from jitprop.kernels.config import jit
 from jitprop.kernels.epoch import _forward_inputs, _train_epoch_inputs
 from jitprop.kernels.registry import compiled
@@ -88,7 +88,7 @@ def test_train_epoch_gives_the_same_bits_on_one_to_four_threads(dt, variant):
     for threads in (1, 2, 3, 4):
         a = [x.copy() if isinstance(x, np.ndarray) else x for x in args]
         costs = np.full(-(-a[11].shape[0] // a[12]), np.nan)
-        epoch._run_team(*a, costs, np.empty((0, int(a[2][-1])), dt), True, threads=threads)
+        worker.run_team(*a, costs, np.empty((0, int(a[2][-1])), dt), True, threads=threads)
         runs.append((a[0].tobytes(), a[1].tobytes(), costs.tobytes()))
     assert runs.count(runs[0]) == 4
     ref = [x.copy() if isinstance(x, np.ndarray) else x for x in args]
