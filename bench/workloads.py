@@ -39,7 +39,12 @@ def make_net(arch, dtype, seed=0):
 
 
 def threads_for(arch, batch_size):
-    return default_threads(batch_size, ARCHS[arch]["sizes"])
+    """The thread count of a row, the same for every implementation and
+    peer: BLAS's rule (1 thread below 2M multiply-adds per step), which
+    gives the table of issue 14 (batch 1 and 12 on one thread, 64 and 600
+    on two). ``jitprop train`` uses two threads from 300k for the fused
+    kernel (``jitprop.threads``)."""
+    return default_threads(batch_size, ARCHS[arch]["sizes"], "jit")
 
 
 def epoch_order(n, seed=0):

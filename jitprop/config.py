@@ -97,8 +97,9 @@ SETTINGS = (
       + " (default: fused, or per-sample-jit at batch size 1)", choices=tuple(IMPLS), optional=True),
     S("backend", str, "compiled kernels or their NumPy twins (default: the one --impl runs on)",
       choices=("numba", "numpy"), optional=True),
-    S("threads", int, "BLAS and Numba threads (default: all cores when batch x largest layer >= 2M "
-      "multiply-adds, else 1)", minimum=1, optional=True),
+    S("threads", int, "threads (default: all cores when batch x largest layer >= 300k multiply-adds, 2M for "
+      "--impl jit/batched (BLAS), else 1); the fused and per-sample kernels give the same bits at any count",
+      minimum=1, optional=True),
     S("cost_report", str, "the per-epoch cost printed: mean (of the minibatch costs) or sum (over the "
       "minibatches, as HaMLeT prints it)", choices=("mean", "sum")),
     S("eval_test", bool, "score the test set after every epoch (accuracy and loss), as Homework 1 Q4 does"),

@@ -231,7 +231,8 @@ class Run:
                   "cosine": dict(min_lr=cfg.min_lr)}.get(cfg.schedule, {})
         self.schedule = kind(**params, warmup=cfg.warmup)
         from jitprop.threads import default_threads
-        self.threads = cfg.threads if cfg.threads is not None else default_threads(cfg.batch_size, sizes)
+        self.threads = (cfg.threads if cfg.threads is not None
+                        else default_threads(cfg.batch_size, sizes, cfg.resolved_impl))
         return self
 
     # ------------------------------------------------------------ training
@@ -305,8 +306,7 @@ class Run:
                     epochs=cfg.epochs, batch_size=cfg.batch_size, optimizer=self.optimizer,
                     schedule=self.schedule, seed=cfg.seed, shuffle=cfg.shuffle, mean_loss=cfg.mean_loss,
                     impl=cfg.resolved_impl, progress=self.progress, on_epoch=on_epoch,
-                    start_epoch=self.start_epoch, rng_state=self.rng_state,
-                    adapt_threads=cfg.threads is None)
+                    start_epoch=self.start_epoch, rng_state=self.rng_state)
                 result.compile_seconds, result.train_seconds = history.compile_seconds, history.train_seconds
                 if d["x_test"] is not None:
                     result.test_accuracy = jitprop.accuracy(self.net, d["x_test"], d["y_test"])

@@ -317,7 +317,7 @@ class _BaseMLP(BaseEstimator):
         if not incremental or not hasattr(self, "_optimizer"):
             self._optimizer = self._make_optimizer(weight_decay)
         self._optimizer.weight_decay = weight_decay
-        threads = self.threads if self.threads is not None else default_threads(batch_size, sizes)
+        threads = self.threads if self.threads is not None else default_threads(batch_size, sizes, impl)
         self._train(X, target, val, batch_size, 1 if incremental else self.max_iter, incremental, impl, threads,
                     rs)
         self._publish()
@@ -481,8 +481,8 @@ _DOC_PARAMETERS = """
         None: 'fused' (the whole epoch in one compiled call), or 'jit' for
         multilabel targets.
     threads : int or None, default None
-        BLAS and Numba threads while fitting (None: 1 for small products,
-        all cores from 2M multiply-adds per step; jitprop.threads). Give 1
+        Threads while fitting (None: 1 for small products, all cores from
+        300k multiply-adds per step, 2M with impl='jit'; jitprop.threads). Give 1
         when fits run side by side (GridSearchCV with n_jobs, a Dask
         cluster), so they do not oversubscribe the cores.
 

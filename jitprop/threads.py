@@ -1,27 +1,37 @@
 """How many threads BLAS and Numba use.
 
 With small minibatches each matrix product is tiny and handing it to a
-second thread costs more than it saves (measured here: a batch-12 float64
-NumPy epoch of 784-128-32-10 ran 3.3x slower on 2 OpenBLAS threads than on
-1), while larger ones gain. So the choice goes by the size of the largest
-product of a step, batch x n_in x n_out: below ``MULTI_THREAD_MACS`` one
-thread, from there all cores. Where it sits (fused epochs of 12,000 MNIST
-rows, 2 threads against 1, one run): 784-128-32-10 at batch 12 (1.2M
-multiply-adds) 0.99x float32, 1.07x float64; at batch 32 (3.2M) 1.16x and
-1.40x; 784-512-10 at batch 12 (4.8M) 1.29x and 1.31x.
+second thread can cost more than it saves, while larger ones gain. So the
+choice goes by the size of the largest product of a step, batch x n_in x
+n_out: below a threshold one thread, from there all cores. Where it sits
+depends on who computes:
+
+* BLAS (the ``batched`` and ``jit`` implementations): 2M multiply-adds. A
+  batch-12 float64 NumPy epoch of 784-128-32-10 ran 3.3x slower on 2
+  OpenBLAS threads than on 1.
+* the compiled epoch kernels (``fused``), whose threads share fixed tasks
+  and wait on each other by spinning a moment, not by sleeping: 300k.
+  Two threads against one, float32 epochs of 20,000 MNIST rows, best of 3
+  alternating: 784-128-10 batch 2 (200k multiply-adds) 1.11x, batch 12
+  1.49x; 784-32-10 batch 8 (200k) 0.95x, batch 12 (300k) 1.01x, batch 16
+  1.14x; 784-128-32-10 batch 2 1.52x.
+
 ``threadpoolctl`` limits every BLAS pool loaded (NumPy's and SciPy's
 OpenBLAS are separate libraries).
 """
 import contextlib
 import os
 
-MULTI_THREAD_MACS = 2_000_000
+MULTI_THREAD_MACS = 2_000_000          # BLAS
+FUSED_MULTI_THREAD_MACS = 300_000      # the compiled epoch kernels
 
 
-def default_threads(batch_size, sizes):
-    """Threads for minibatches of ``batch_size`` through layers of widths ``sizes``."""
+def default_threads(batch_size, sizes, impl="fused"):
+    """Threads for minibatches of ``batch_size`` through layers of widths
+    ``sizes``, trained by implementation ``impl`` (see the module docstring)."""
     largest = max(a * b for a, b in zip(sizes, sizes[1:]))
-    return 1 if batch_size * largest < MULTI_THREAD_MACS else (os.cpu_count() or 1)
+    threshold = FUSED_MULTI_THREAD_MACS if impl == "fused" else MULTI_THREAD_MACS
+    return 1 if batch_size * largest < threshold else (os.cpu_count() or 1)
 
 
 @contextlib.contextmanager
@@ -40,49 +50,3 @@ def limit_threads(n):
             yield n
     finally:
         numba.set_num_threads(before)
-
-
-class ThreadTuner:
-    """Chooses, slice by slice of an epoch, between all the threads allowed
-    and one, by the speed each has shown lately.
-
-    On a shared machine a neighbour may take a core for minutes; then two
-    threads that split each product evenly run at the pace of the slower
-    one, slower than one thread alone. The whole-epoch kernel gives the same
-    bits at any thread count, so switching costs nothing but the switch:
-    this keeps an exponentially weighted estimate of the seconds per sample
-    for each setting, runs the faster, and every ``probe_every`` slices
-    tries the other once, so it notices when the machine changes back.
-    """
-
-    def __init__(self, max_threads, probe_every=12, weight=0.5):
-        self.choices = (max_threads, 1) if max_threads > 1 else (1,)
-        self.probe_every = probe_every
-        self.weight = weight
-        self.cost = {}  # threads -> estimated seconds per sample
-        self.seen = {}  # threads -> slices run
-        self.slices = 0
-        self.history = []  # (threads, samples per second), for reports and tests
-
-    def next(self):
-        """The thread count for the next slice."""
-        if len(self.choices) == 1:
-            return self.choices[0]
-        untried = [t for t in self.choices if t not in self.cost]
-        if untried:  # each setting runs twice first: its first slice warms up (threads, caches), not counted
-            return untried[0]
-        best = min(self.choices, key=lambda t: self.cost[t])
-        if self.slices % self.probe_every == self.probe_every - 1:
-            return next(t for t in self.choices if t != best)
-        return best
-
-    def record(self, threads, samples, seconds):
-        """What a slice with ``threads`` did: ``samples`` in ``seconds``."""
-        self.slices += 1
-        self.seen[threads] = self.seen.get(threads, 0) + 1
-        if samples <= 0 or seconds <= 0 or self.seen[threads] == 1:
-            return
-        per = seconds / samples
-        old = self.cost.get(threads)
-        self.cost[threads] = per if old is None else self.weight * per + (1 - self.weight) * old
-        self.history.append((threads, samples / seconds))

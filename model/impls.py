@@ -33,7 +33,6 @@ class Plan:
     y: np.ndarray
     batch_size: int
     mean_loss: bool = False
-    tuner: object = None  # a jitprop.threads.ThreadTuner, or None: the thread count as set
 
     def kernel_spec(self):
         """(sizes, acts, loss_kind) for the epoch kernels, or a reason why not."""
@@ -134,19 +133,7 @@ class EpochImpl(Impl):
 
     def run(self, plan, order, lrs, mean_loss=False):
         lrs = np.ascontiguousarray(lrs, np.float64)
-        if plan.tuner is None or self.per_sample or self.backend != "numba":
-            costs = self._call(plan, order, lrs, plan.kernel_spec())
-        else:  # the same bits at any thread count: let the tuner pick the faster
-            import numba
-            before = numba.get_num_threads()
-            threads = plan.tuner.next()
-            numba.set_num_threads(threads)
-            try:
-                t0 = time.perf_counter()
-                costs = self._call(plan, order, lrs, plan.kernel_spec())
-                plan.tuner.record(threads, order.shape[0], time.perf_counter() - t0)
-            finally:
-                numba.set_num_threads(before)
+        costs = self._call(plan, order, lrs, plan.kernel_spec())
         bad = np.flatnonzero(~np.isfinite(costs))
         plan.optimizer.t += int(bad[0]) if bad.size else costs.shape[0]
         return costs

@@ -21,7 +21,7 @@ from jitprop.model.schedules import Constant, Exponential, check_schedule
 from jitprop.progress import bar
 
 # The epoch runs in slices of its order (the same result as one call), for
-# the progress bar and the thread tuner: the first is 1/_FIRST_SLICES of the
+# the progress bar: the first is 1/_FIRST_SLICES of the
 # epoch, later ones are sized from the speed so far to take about
 # _SLICE_SECONDS (each call of a whole-epoch kernel also lays the weights out
 # and back: fewer, longer calls when training is fast).
@@ -44,7 +44,6 @@ class History:
     epochs: list = field(default_factory=list)
     compile_seconds: float = 0.0
     train_seconds: float = 0.0
-    threads: list = field(default_factory=list)  # (threads, samples/s) per slice, when adapting
 
     def _col(self, key):
         return [e[key] for e in self.epochs]
@@ -150,7 +149,7 @@ def _eval_set(name_x, x, name_y, y, net, n_out):
 def train(net, cost, x_train, y_train, x_val=None, y_val=None, *, epochs=1, batch_size=32, optimizer=None,
           schedule=None, learning_rate=None, lr_decay=None, weight_decay=None, seed=0, shuffle=True,
           mean_loss=False, impl=None, x_test=None, y_test=None, progress=True, verbose=False, on_epoch=None,
-          start_epoch=1, rng_state=None, sample_order=None, adapt_threads=True):
+          start_epoch=1, rng_state=None, sample_order=None):
     """Train ``net`` on (x_train, y_train); returns a ``History``.
 
     x_train (N, n_in) in the net's dtype; y_train class labels (N,) or
@@ -175,11 +174,9 @@ def train(net, cost, x_train, y_train, x_val=None, y_val=None, *, epochs=1, batc
     ``TrainingDiverged`` (naming the epoch and step) as soon as a cost is not
     finite, before that step's update.
 
-    ``adapt_threads``: the ``fused`` implementation gives the same bits at
-    any thread count, so slice by slice it runs on all the threads allowed
-    (Numba's setting, e.g. under ``jitprop.threads.limit_threads(2)``) or on
-    one, whichever has been faster lately (a neighbour taking a core makes
-    two threads slower than one); ``History.threads`` records the choices.
+    The compiled implementations run on Numba's thread count (e.g. under
+    ``jitprop.threads.limit_threads(2)``); ``fused`` and ``per-sample-jit``
+    give the same bits at any thread count.
     """
     check_network(net)
     if not isinstance(cost, Cost):
@@ -204,11 +201,6 @@ def train(net, cost, x_train, y_train, x_val=None, y_val=None, *, epochs=1, batc
     val = _eval_set("x_val", x_val, "y_val", y_val, net, n_out)
     test = _eval_set("x_test", x_test, "y_test", y_test, net, n_out)
     plan = Plan(net, cost, optimizer, x_train, y_train, batch_size, bool(mean_loss))
-    if adapt_threads:
-        import numba
-
-        from jitprop.threads import ThreadTuner
-        plan.tuner = ThreadTuner(numba.get_num_threads())
     runner = default_impl(plan) if impl is None else check_impl(impl)
     runner.check(plan)
     if runner.per_sample and len(net.custom):
@@ -221,8 +213,6 @@ def train(net, cost, x_train, y_train, x_val=None, y_val=None, *, epochs=1, batc
             raise ValueError(f"rng_state: expected the state of a numpy PCG64 generator (as on_epoch gives it), "
                              f"got {type(rng_state).__name__} ({exc})") from None
     history = History(impl=runner.name)
-    if plan.tuner is not None:
-        history.threads = plan.tuner.history
     steps = -(-n // batch_size)
     with net.training_session():
         try:

@@ -12,16 +12,19 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 import jitprop
 from jitprop import CrossEntropy, Linear, MeanSquareError, functional as F
 from jitprop.data import mnist as mnist_mod
-from jitprop.threads import MULTI_THREAD_MACS, default_threads, limit_threads
+from jitprop.threads import FUSED_MULTI_THREAD_MACS, MULTI_THREAD_MACS, default_threads, limit_threads
 
 
-def test_default_threads_goes_by_the_largest_product(monkeypatch):
+def test_default_threads_goes_by_the_largest_product_and_who_computes_it(monkeypatch):
     monkeypatch.setattr(os, "cpu_count", lambda: 8)
     seed = [784, 128, 32, 10]  # largest product 784 x 128
-    assert default_threads(12, seed) == 1
-    assert default_threads(32, seed) == 8
-    assert default_threads(1, [10, 2 * MULTI_THREAD_MACS, 1]) == 8
-    assert default_threads(MULTI_THREAD_MACS // 100 - 1, [10, 10]) == 1
+    assert default_threads(12, seed, "jit") == 1 and default_threads(12, seed, "batched") == 1  # BLAS
+    assert default_threads(32, seed, "jit") == 8
+    assert default_threads(2, seed) == 1 and default_threads(3, seed) == 8  # the fused kernel: from 300k
+    assert default_threads(1, [10, 2 * MULTI_THREAD_MACS, 1], "jit") == 8
+    assert default_threads(MULTI_THREAD_MACS // 100 - 1, [10, 10], "jit") == 1
+    assert default_threads(FUSED_MULTI_THREAD_MACS // 100 - 1, [10, 10]) == 1
+    assert default_threads(FUSED_MULTI_THREAD_MACS // 100, [10, 10]) == 8
     monkeypatch.setattr(os, "cpu_count", lambda: None)
     assert default_threads(600, seed) == 1
 
@@ -163,40 +166,22 @@ def test_the_fused_epoch_gives_the_same_bits_at_any_thread_count(batch_size, siz
     assert runs[0] == runs[1] == runs[2]
 
 
-def test_the_thread_tuner_runs_the_faster_setting_and_keeps_probing():
-    from jitprop.threads import ThreadTuner
-    tuner = ThreadTuner(2, probe_every=4)
-    speed = {2: 200.0, 1: 120.0}  # samples per second: quiet, two threads win
-
-    def run(n):
-        picks = []
-        for _ in range(n):
-            t = tuner.next()
-            picks.append(t)
-            tuner.record(t, 1000, 1000 / speed[t])
-        return picks
-    quiet = run(20)
-    assert quiet[:4] == [2, 2, 1, 1] and quiet[4:].count(2) > quiet[4:].count(1)
-    speed[2] = 60.0  # a neighbour takes a core: two threads now slower than one
-    loaded = run(20)
-    assert loaded[-8:].count(1) >= 6  # switched to one thread
-    assert 2 in loaded[-8:]  # and still probes two
-    speed[2] = 200.0  # the neighbour leaves
-    assert run(20)[-8:].count(2) >= 6
-    assert ThreadTuner(1).next() == 1
-
-
-def test_adapting_the_thread_count_keeps_the_bits():
+@pytest.mark.parametrize("impl", ["fused", "per-sample-jit", "jit"])
+def test_how_an_epoch_is_sliced_does_not_change_the_result(impl, monkeypatch):
+    # train() calls the epoch kernels on slices of each epoch, sized by time
+    # (for the progress bar): one slice per step or one per epoch, same bits.
+    import importlib
+    T = importlib.import_module("jitprop.model.train")
     rng = np.random.default_rng(5)
-    x = rng.standard_normal((3000, 100)).astype(np.float32)
-    y = rng.integers(0, 10, 3000)
+    x = rng.standard_normal((300, 40)).astype(np.float32)
+    y = rng.integers(0, 10, 300)
     runs = []
-    for adapt in (True, False):
-        net = jitprop.mlp([100, 64, 10], "relu", "softmax", "he", seed=2, dtype=np.float32)
-        with limit_threads(2):
-            h = jitprop.train(net, CrossEntropy(), x, y, epochs=3, batch_size=32, learning_rate=1e-3,
-                              impl="fused", progress=False, adapt_threads=adapt)
-        runs.append(net.params.tobytes())
-        if adapt:
-            assert {t for t, _ in h.threads} == {1, 2}  # both settings were tried
+    for first, seconds in ((300, 0.0), (1, 1e9)):
+        monkeypatch.setattr(T, "_FIRST_SLICES", first)
+        monkeypatch.setattr(T, "_SLICE_SECONDS", seconds)
+        net = jitprop.mlp([40, 24, 10], "relu", "softmax", "he", seed=2, dtype=np.float32)
+        batch = 1 if impl == "per-sample-jit" else 16
+        h = jitprop.train(net, CrossEntropy(), x, y, epochs=2, batch_size=batch, optimizer=jitprop.Adam(1e-3),
+                          impl=impl, progress=False)
+        runs.append((net.params.tobytes(), h.cost))
     assert runs[0] == runs[1]
