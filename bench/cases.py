@@ -75,10 +75,10 @@ class Case:
     (completed by ``finish()`` after timing). Run it inside
     ``limit_threads(case.threads)``."""
 
-    def __init__(self, arch, impl, dtype, batch_size, x, y, jax_worker=None):
+    def __init__(self, arch, impl, dtype, batch_size, x, y, jax_worker=None, threads=None):
         self.arch, self.impl, self.dtype, self.batch_size = arch, impl, dtype, batch_size
         self.x, self.y, self.worker = x, y, jax_worker
-        self.threads = W.threads_for(arch, batch_size)
+        self.threads = W.threads_for(arch, batch_size) if threads is None else threads
         self.lr = W.ARCHS[arch]["lr"]
         self.order = W.epoch_order(len(x))
         rows = max(CHECK_ROWS, 2 * batch_size)

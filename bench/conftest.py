@@ -52,7 +52,7 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize("sklearn_case", cases, ids=[f"{p}-t{t}" for t, p in cases])
     if "loaded_workload" in metafunc.fixturenames:
         cases = [c for c in LOADED if c[0] in archs and c[1] in impls and c[2] in dtypes]
-        metafunc.parametrize("loaded_workload", cases, ids=[f"{a}-{i}-{d}-b{b}-busy" for a, i, d, b in cases])
+        metafunc.parametrize("loaded_workload", cases, ids=[f"{a}-{i}-{d}-b{b}-t{t}-busy" for a, i, d, b, t in cases])
 
 
 def pytest_collection_modifyitems(config, items):

@@ -31,10 +31,10 @@ from jitprop.kernels.simd import hsum, load, vbroadcast, vfma, vlanes, vload, vs
 # ------------------------------------------------------- the optimizer step
 
 @jit_leaf
-def _step_vector(params, state, kind, c, i, g):
-    """The optimizer rule on the vector of parameters at flat index i (one
-    call of the rule for every kind: fewer specialisations to compile);
-    returns the new parameters. (The state rows are indexed flat, state[s, i]
+def _step_vector(params, state, kind, c, i, acc, scale):
+    """The optimizer rule on the vector of parameters at flat index i, with
+    the gradient scale * acc (one call of the rule for every kind: fewer
+    specialisations to compile); returns the new parameters. (The state rows are indexed flat, state[s, i]
     at s * P + i: a view of a row would be counted in and out of the
     reference counter on every call.)"""
     n_state = STATE_BUFFERS[kind]
@@ -42,7 +42,7 @@ def _step_vector(params, state, kind, c, i, g):
     p = vload(params, i)
     s0 = vload(state, i) if n_state > 0 else p
     s1 = vload(state, n + i) if n_state > 1 else p
-    p, s0, s1 = apply_rule(kind, c, p, g, s0, s1)
+    p, s0, s1 = apply_rule(kind, c, p, acc, scale, s0, s1)
     vstore(params, i, p)
     if n_state > 0:
         vstore(state, i, s0)
@@ -52,13 +52,14 @@ def _step_vector(params, state, kind, c, i, g):
 
 
 @jit_leaf
-def step_value(params, state, kind, c, i, g):
-    """The optimizer rule on the single parameter at flat index i."""
+def step_value(params, state, kind, c, i, acc, scale):
+    """The optimizer rule on the single parameter at flat index i, with the
+    gradient scale * acc."""
     n_state = STATE_BUFFERS[kind]
     p = params[i]
     s0 = state[0, i] if n_state > 0 else p
     s1 = state[1, i] if n_state > 1 else p
-    p, s0, s1 = apply_rule(kind, c, p, g, s0, s1)
+    p, s0, s1 = apply_rule(kind, c, p, acc, scale, s0, s1)
     params[i] = p
     if n_state > 0:
         state[0, i] = s0
@@ -140,29 +141,29 @@ def update_tile(w, st, kind, cst, wo, ldw, a, ridx, r0, lda, ac, dz, dzo, ldz, n
         s = vbroadcast(w, a, ao + 7)
         x70, x71 = vfma(s, q0, x70), vfma(s, q1, x71)
         do += ldz
-    _step_vector(w, st, kind, cst, wo, x00 * inv)
-    _step_vector(w, st, kind, cst, wo + lanes, x01 * inv)
+    _step_vector(w, st, kind, cst, wo, x00, inv)
+    _step_vector(w, st, kind, cst, wo + lanes, x01, inv)
     wo += ldw
-    _step_vector(w, st, kind, cst, wo, x10 * inv)
-    _step_vector(w, st, kind, cst, wo + lanes, x11 * inv)
+    _step_vector(w, st, kind, cst, wo, x10, inv)
+    _step_vector(w, st, kind, cst, wo + lanes, x11, inv)
     wo += ldw
-    _step_vector(w, st, kind, cst, wo, x20 * inv)
-    _step_vector(w, st, kind, cst, wo + lanes, x21 * inv)
+    _step_vector(w, st, kind, cst, wo, x20, inv)
+    _step_vector(w, st, kind, cst, wo + lanes, x21, inv)
     wo += ldw
-    _step_vector(w, st, kind, cst, wo, x30 * inv)
-    _step_vector(w, st, kind, cst, wo + lanes, x31 * inv)
+    _step_vector(w, st, kind, cst, wo, x30, inv)
+    _step_vector(w, st, kind, cst, wo + lanes, x31, inv)
     wo += ldw
-    _step_vector(w, st, kind, cst, wo, x40 * inv)
-    _step_vector(w, st, kind, cst, wo + lanes, x41 * inv)
+    _step_vector(w, st, kind, cst, wo, x40, inv)
+    _step_vector(w, st, kind, cst, wo + lanes, x41, inv)
     wo += ldw
-    _step_vector(w, st, kind, cst, wo, x50 * inv)
-    _step_vector(w, st, kind, cst, wo + lanes, x51 * inv)
+    _step_vector(w, st, kind, cst, wo, x50, inv)
+    _step_vector(w, st, kind, cst, wo + lanes, x51, inv)
     wo += ldw
-    _step_vector(w, st, kind, cst, wo, x60 * inv)
-    _step_vector(w, st, kind, cst, wo + lanes, x61 * inv)
+    _step_vector(w, st, kind, cst, wo, x60, inv)
+    _step_vector(w, st, kind, cst, wo + lanes, x61, inv)
     wo += ldw
-    _step_vector(w, st, kind, cst, wo, x70 * inv)
-    _step_vector(w, st, kind, cst, wo + lanes, x71 * inv)
+    _step_vector(w, st, kind, cst, wo, x70, inv)
+    _step_vector(w, st, kind, cst, wo + lanes, x71, inv)
 
 
 @jit_leaf
@@ -177,8 +178,8 @@ def update_row(w, st, kind, cst, wo, a, ridx, r0, lda, ac, dz, dzo, ldz, n_rows,
         s = vbroadcast(w, a, load(ridx, r0 + r) * lda + ac)
         x0, x1 = vfma(s, vload(dz, do), x0), vfma(s, vload(dz, do + lanes), x1)
         do += ldz
-    _step_vector(w, st, kind, cst, wo, x0 * inv)
-    _step_vector(w, st, kind, cst, wo + lanes, x1 * inv)
+    _step_vector(w, st, kind, cst, wo, x0, inv)
+    _step_vector(w, st, kind, cst, wo + lanes, x1, inv)
 
 
 # ------------------------------------------------------- one sample at a time
@@ -218,11 +219,11 @@ def sample_update(wt, st, kind, cst, wo, ldw, n_in, a, ao, dz, dzo, d_in, dio, n
             q = vfma(vload(wt, wo + lanes), d1, vload(wt, wo) * d0)
             q = vfma(vload(wt, wo + 3 * lanes), d3, vfma(vload(wt, wo + 2 * lanes), d2, q))
             d_in[dio + i] += hsum(q)
-        s = vbroadcast(wt, a, ao + i)
-        p0 = _step_vector(wt, st, kind, cst, wo, s * d0)
-        p1 = _step_vector(wt, st, kind, cst, wo + lanes, s * d1)
-        p2 = _step_vector(wt, st, kind, cst, wo + 2 * lanes, s * d2)
-        p3 = _step_vector(wt, st, kind, cst, wo + 3 * lanes, s * d3)
+        s = load(a, ao + i)
+        p0 = _step_vector(wt, st, kind, cst, wo, d0, s)
+        p1 = _step_vector(wt, st, kind, cst, wo + lanes, d1, s)
+        p2 = _step_vector(wt, st, kind, cst, wo + 2 * lanes, d2, s)
+        p3 = _step_vector(wt, st, kind, cst, wo + 3 * lanes, d3, s)
         if forward:
             x = vbroadcast(wt, xn, xno + i)
             z0, z1, z2, z3 = vfma(x, p0, z0), vfma(x, p1, z1), vfma(x, p2, z2), vfma(x, p3, z3)

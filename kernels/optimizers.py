@@ -41,29 +41,31 @@ def hyper_vector(weight_decay=0.0, momentum=0.0, nesterov=False, beta1=0.9, beta
 
 # ----------------------------------------------------------------- the rules
 
-# Written with fused multiply-adds (one rounding each, and fewer operations
-# in the epilogue of the weight-gradient product, where at small batches the
-# rule is a large part of the time).
+# Each rule takes the gradient as ``scale * acc`` (the weight-gradient
+# product's accumulator and 1 / denominator, or a sample's input and its
+# dL/dz), and is written with fused multiply-adds: one rounding each, and few
+# operations in the product's epilogue, where at small batches the rule is a
+# large part of the time.
 
 @jit_leaf
-def _sgd(p, g, lr, wd):
-    # p - lr * (g + wd * p)
-    return fma(-lr, fma(wd, p, g), p)
+def _sgd(p, acc, scale, lr, decay):
+    # p - lr * (scale * acc + wd * p) as p * (1 - lr * wd) - (lr * scale) * acc
+    return fma(-(lr * scale), acc, p * decay)
 
 
 @jit_leaf
-def _momentum(p, g, v, lr, wd, mu, nesterov):
-    # g += wd * p;  v = mu * v + g;  p - lr * (g + mu * v if nesterov else v)
-    g = fma(wd, p, g)
+def _momentum(p, acc, scale, v, lr, wd, mu, nesterov):
+    # g = scale * acc + wd * p;  v = mu * v + g;  p - lr * (g + mu * v if nesterov else v)
+    g = fma(scale, acc, wd * p)
     v = fma(mu, v, g)
     return fma(-lr, fma(mu, v, g) if nesterov else v, p), v
 
 
 @jit_leaf
-def _adam(p, g, m, v, step_size, wd, decay, b1, one_b1, b2, one_b2, inv_sqrt_c2, eps):
+def _adam(p, acc, scale, m, v, step_size, wd, decay, b1, one_b1, b2, one_b2, inv_sqrt_c2, eps):
     # decay = 1 - lr * wd for AdamW (wd is then 0), else 1
     p = p * decay
-    g = fma(wd, p, g)
+    g = fma(scale, acc, wd * p)
     m = fma(b1, m, one_b1 * g)
     v = fma(b2, v, (one_b2 * g) * g)
     return fma(-step_size, m / fma(np.sqrt(v), inv_sqrt_c2, eps), p), m, v
@@ -73,28 +75,31 @@ def _adam(p, g, m, v, step_size, wd, decay, b1, one_b1, b2, one_b2, inv_sqrt_c2,
 def step_constants(like, kind, hyper, lr, step):
     """The rule's constants for one update, in the dtype of the array
     ``like``: (lr, L2 weight decay, momentum, nesterov, Adam's step size,
-    AdamW's decay factor, b1, 1 - b1, b2, 1 - b2, 1 / sqrt(1 - b2^t), eps).
-    Derived ones are computed in float64, then rounded once."""
+    the decay factor 1 - lr * wd of SGD and AdamW (else 1), b1, 1 - b1, b2,
+    1 - b2, 1 / sqrt(1 - b2^t), eps). Derived ones are computed in float64,
+    then rounded once."""
     dt = like.dtype.type
     decoupled = hyper[DECOUPLED] != 0
+    decays = kind == SGD or (kind == ADAM and decoupled)
     b1, b2 = hyper[BETA1], hyper[BETA2]
     return (dt(lr), dt(0.0) if decoupled and kind == ADAM else dt(hyper[WEIGHT_DECAY]), dt(hyper[MOMENTUM_COEF]),
             hyper[NESTEROV] != 0, dt(lr / (1.0 - b1 ** step)) if kind == ADAM else dt(lr),
-            dt(1.0 - lr * hyper[WEIGHT_DECAY]) if decoupled else dt(1.0), dt(b1), dt(1.0 - b1), dt(b2), dt(1.0 - b2),
+            dt(1.0 - lr * hyper[WEIGHT_DECAY]) if decays else dt(1.0), dt(b1), dt(1.0 - b1), dt(b2), dt(1.0 - b2),
             dt(1.0 / np.sqrt(1.0 - b2 ** step)) if kind == ADAM else dt(1.0), dt(hyper[EPS]))
 
 
 @jit_leaf
-def apply_rule(kind, c, p, g, s0, s1):
+def apply_rule(kind, c, p, acc, scale, s0, s1):
     """Optimizer ``kind``'s rule with constants ``c`` (``step_constants``) on
-    a value or a SIMD vector: returns the new (p, s0, s1) (the state values
-    the rule does not use pass through)."""
+    a value or a SIMD vector, with the gradient ``scale * acc`` (scale a
+    scalar): returns the new (p, s0, s1) (the state values the rule does not
+    use pass through)."""
     if kind == SGD:
-        return _sgd(p, g, c[0], c[1]), s0, s1
+        return _sgd(p, acc, scale, c[0], c[5]), s0, s1
     if kind == MOMENTUM:
-        p2, v = _momentum(p, g, s0, c[0], c[1], c[2], c[3])
+        p2, v = _momentum(p, acc, scale, s0, c[0], c[1], c[2], c[3])
         return p2, v, s1
-    return _adam(p, g, s0, s1, c[4], c[1], c[5], c[6], c[7], c[8], c[9], c[10], c[11])
+    return _adam(p, acc, scale, s0, s1, c[4], c[1], c[5], c[6], c[7], c[8], c[9], c[10], c[11])
 
 
 @jit_inner
@@ -106,15 +111,15 @@ def update_scaled(params, state, kind, c, lo, scale, x):
     p = params[lo:lo + n]  # indices from 0: loops that vectorise
     if kind == SGD:
         for j in range(n):
-            p[j] = apply_rule(SGD, c, p[j], scale * x[j], p[j], p[j])[0]
+            p[j] = apply_rule(SGD, c, p[j], x[j], scale, p[j], p[j])[0]
     elif kind == MOMENTUM:
         v = state[0, lo:lo + n]
         for j in range(n):
-            p[j], v[j], _ = apply_rule(MOMENTUM, c, p[j], scale * x[j], v[j], v[j])
+            p[j], v[j], _ = apply_rule(MOMENTUM, c, p[j], x[j], scale, v[j], v[j])
     else:
         m, v = state[0, lo:lo + n], state[1, lo:lo + n]
         for j in range(n):
-            p[j], m[j], v[j] = apply_rule(ADAM, c, p[j], scale * x[j], m[j], v[j])
+            p[j], m[j], v[j] = apply_rule(ADAM, c, p[j], x[j], scale, m[j], v[j])
 
 
 # --------------------------------------------------- test recipe and kernel

@@ -207,7 +207,7 @@ def _backward_task(params, state, acts, kind, cst, inv, xf, order, start, rows, 
             for o in range(n_out):
                 bs[o] += d_r[o]
         for o in range(n_out):
-            step_value(params, state, kind, cst, plan[l, P_B] + o, bs[o] * inv)
+            step_value(params, state, kind, cst, plan[l, P_B] + o, bs[o], inv)
         return
     t -= 1
     if l > 0:
