@@ -269,7 +269,7 @@ class Run:
         import jitprop
         from jitprop.model.checkpoint import CheckpointError, read_checkpoint
         from jitprop.model.train import format_record
-        from jitprop.threads import limit_threads
+        from jitprop.threads import limit_threads, uses_blas
         t_start = time.perf_counter()
         if not hasattr(self, "net"):
             self.build()
@@ -299,7 +299,7 @@ class Run:
         try:
             if self.save_path:
                 clean_stale_temps(self.save_path)
-            with limit_threads(self.threads):
+            with limit_threads(self.threads, blas=uses_blas(cfg.resolved_impl)):
                 history = jitprop.train(
                     self.net, self.cost, d["x_train"], d["y_train"], d["x_val"], d["y_val"],
                     x_test=d["x_test"] if cfg.eval_test else None, y_test=d["y_test"] if cfg.eval_test else None,

@@ -78,7 +78,7 @@ from jitprop.model.costs import Cost
 from jitprop.model.impls import IMPLS
 from jitprop.model.layers import Activation, Linear, SoftMax
 from jitprop.model.network import Network
-from jitprop.threads import default_threads, limit_threads
+from jitprop.threads import default_threads, limit_threads, uses_blas
 
 # scikit-learn's activation names -> jitprop's layers
 ACTIVATIONS = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu"}
@@ -376,7 +376,7 @@ class _BaseMLP(BaseEstimator):
                     raise _Stop
 
         try:
-            with limit_threads(threads):
+            with limit_threads(threads, blas=uses_blas(impl)):
                 jitprop.train(self._net, self._cost(), X, target, epochs=epochs, batch_size=batch_size,
                               optimizer=opt, schedule=jitprop.Constant(), sample_order=sample_order,
                               mean_loss=True, impl=impl, progress=False, on_epoch=on_epoch)

@@ -34,19 +34,31 @@ def default_threads(batch_size, sizes, impl="fused"):
     return 1 if batch_size * largest < threshold else (os.cpu_count() or 1)
 
 
+def uses_blas(impl):
+    """Whether implementation ``impl`` calls BLAS (the model layer's
+    products); the epoch kernels do not."""
+    return impl in ("jit", "batched")
+
+
 @contextlib.contextmanager
-def limit_threads(n):
-    """Run the block with ``n`` BLAS threads and ``n`` Numba threads."""
+def limit_threads(n, blas=True):
+    """Run the block with ``n`` Numba threads (the epoch kernels' thread
+    count) and, with ``blas``, ``n`` BLAS threads (loading SciPy's BLAS,
+    which Numba's ``np.dot`` calls, first so it is limited too: 0.1 s of
+    start-up a run without BLAS does without)."""
     import numba
-    import scipy.linalg.cython_blas  # noqa: F401  load SciPy's BLAS (Numba's) so it is limited too
-    from threadpoolctl import threadpool_limits
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"threads: expected an integer >= 1, got {n!r}")
     n_numba = min(n, numba.config.NUMBA_NUM_THREADS)
     before = numba.get_num_threads()
     numba.set_num_threads(n_numba)
     try:
-        with threadpool_limits(limits=n):
+        if blas:
+            import scipy.linalg.cython_blas  # noqa: F401
+            from threadpoolctl import threadpool_limits
+            with threadpool_limits(limits=n):
+                yield n
+        else:
             yield n
     finally:
         numba.set_num_threads(before)
