@@ -12,7 +12,7 @@ layer, checkpoints, the command line and ``jitprop verify`` all read
 """
 import numpy as np
 
-from jitprop.kernels.config import jit_inner
+from jitprop.kernels.config import jit_leaf
 from jitprop.kernels.fastexp import exp_nonpositive
 from jitprop.kernels.registry import kernel
 
@@ -24,7 +24,7 @@ LEAKY_SLOPE = 0.01  # leaky ReLU: z for z > 0, LEAKY_SLOPE * z otherwise
 
 # ---------------------------------------------------------------- the math
 
-@jit_inner
+@jit_leaf
 def _sigmoid_value(z, one):
     # exp(-|z|) never overflows; the numerator choice avoids 1 - (1 - tiny).
     # A select, not a branch, so loops over it vectorise.
@@ -32,37 +32,37 @@ def _sigmoid_value(z, one):
     return (one if z >= 0 else e) / (one + e)
 
 
-@jit_inner
+@jit_leaf
 def _sigmoid_slope(a, one):
     return a * (one - a)
 
 
-@jit_inner
+@jit_leaf
 def _relu_value(z, zero):
     return z if z > zero else zero
 
 
-@jit_inner
+@jit_leaf
 def _relu_slope(a, one, zero):
     return one if a > zero else zero
 
 
-@jit_inner
+@jit_leaf
 def _tanh_value(z):
     return np.tanh(z)
 
 
-@jit_inner
+@jit_leaf
 def _tanh_slope(a, one):
     return one - a * a
 
 
-@jit_inner
+@jit_leaf
 def _leaky_value(z, zero, slope):
     return z if z > zero else slope * z
 
 
-@jit_inner
+@jit_leaf
 def _leaky_slope(a, one, zero, slope):
     # a > 0 exactly when z > 0, so the output tells the side.
     return one if a > zero else slope
@@ -70,7 +70,7 @@ def _leaky_slope(a, one, zero, slope):
 
 # ----------------------------------------------------------- the row loops
 
-@jit_inner
+@jit_leaf
 def copy_row(dst, src):
     """dst[:] = src[:] for 1-d rows. An explicit loop: Numba's slice
     assignment copied minibatch rows at half this speed (600 x 784 float32:
@@ -79,13 +79,13 @@ def copy_row(dst, src):
         dst[i] = src[i]
 
 
-@jit_inner
+@jit_leaf
 def bias_activation(out, b, act):
     """out (B, n) = act(out + b) in place, b (1, n); one pass over out."""
     bias_activation_cols(out, b, act, 0, out.shape[0], 0, out.shape[1])
 
 
-@jit_inner
+@jit_leaf
 def bias_activation_cols(out, b, act, r0, r1, c0, c1):
     """``bias_activation`` on rows r0..r1-1, columns c0..c1-1 (a thread's share).
     The loops run over sliced rows: a loop over range(c0, c1) of a whole row
@@ -113,7 +113,7 @@ def bias_activation_cols(out, b, act, r0, r1, c0, c1):
                 row[o] += bias[o]
 
 
-@jit_inner
+@jit_leaf
 def activation_gradient(dz, d_out, a, act):
     """dz (B, n) = d_out * act'(z), written through the stored output a;
     dz may be d_out itself."""
@@ -123,7 +123,7 @@ def activation_gradient(dz, d_out, a, act):
     activation_gradient_cols(dz, a, act, 0, a.shape[0], 0, a.shape[1])
 
 
-@jit_inner
+@jit_leaf
 def activation_gradient_cols(dz, a, act, r0, r1, c0, c1):
     """dz *= act'(z) in place on rows r0..r1-1, columns c0..c1-1, written
     through the stored output a (a thread's share, as ``bias_activation_cols``).
@@ -150,7 +150,7 @@ def activation_gradient_cols(dz, a, act, r0, r1, c0, c1):
                 dz_r[o] *= _leaky_slope(a_r[o], one, zero, slope)
 
 
-@jit_inner
+@jit_leaf
 def shifted_exp(out, z):
     """out = exp(z - max(z)) for 1-d rows; returns (max, sum). Shifting by
     the row max keeps every exp in (0, 1], so nothing overflows for any

@@ -8,7 +8,7 @@ from :data:`LOSSES`.
 import numpy as np
 
 from jitprop.kernels.activations import shifted_exp
-from jitprop.kernels.config import jit_inner
+from jitprop.kernels.config import jit_leaf
 from jitprop.kernels.registry import kernel
 
 MSE, SOFTMAX_CE = 0, 1
@@ -49,7 +49,7 @@ def _hinge_inputs(rng, b, n_in, n_out, dt, variant, scale=1.0):
             np.where(rng.random((b, n_out)) < 0.5, -1, 1).astype(dt))
 
 
-@jit_inner
+@jit_leaf
 def softmax_cross_entropy_row(d, z, t):
     """One row of ``softmax_cross_entropy`` (1-d rows): d = softmax(z) - t;
     returns -sum(t * log_softmax(z)) (float64). The loss is taken in
@@ -68,7 +68,7 @@ def softmax_cross_entropy_row(d, z, t):
     return loss
 
 
-@jit_inner
+@jit_leaf
 def mse_row(d, p, t):
     """One row of ``mse`` (1-d rows): d = p - t; returns sum((p - t)**2) (float64)."""
     acc = 0.0

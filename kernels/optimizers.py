@@ -22,7 +22,7 @@ The rules follow PyTorch's ``torch.optim``:
 """
 import numpy as np
 
-from jitprop.kernels.config import jit_inner, jit_leaf
+from jitprop.kernels.config import jit_leaf
 from jitprop.kernels.registry import kernel
 from jitprop.kernels.simd import fma
 
@@ -71,7 +71,7 @@ def _adam(p, acc, scale, m, v, step_size, wd, decay, b1, one_b1, b2, one_b2, inv
     return fma(-step_size, m / fma(np.sqrt(v), inv_sqrt_c2, eps), p), m, v
 
 
-@jit_inner
+@jit_leaf
 def step_constants(like, kind, hyper, lr, step):
     """The rule's constants for one update, in the dtype of the array
     ``like``: (lr, L2 weight decay, momentum, nesterov, Adam's step size,
@@ -102,7 +102,7 @@ def apply_rule(kind, c, p, acc, scale, s0, s1):
     return _adam(p, acc, scale, s0, s1, c[4], c[1], c[5], c[6], c[7], c[8], c[9], c[10], c[11])
 
 
-@jit_inner
+@jit_leaf
 def update_scaled(params, state, kind, c, lo, scale, x):
     """params[lo:lo + n] stepped by optimizer ``kind`` with the gradient
     ``scale * x`` (x (n,), e.g. one row of an outer product dz[o] * a),

@@ -109,6 +109,20 @@ def load(typingctx, arr, index):
 
 
 @intrinsic
+def store(typingctx, arr, index, value):
+    """arr's element at flat ``index`` = value (C-contiguous arr), without
+    the negative-index wraparound of ``arr[index] = value``."""
+    if not isinstance(arr, types.Array):
+        return None
+
+    def codegen(context, builder, sig, args):
+        data = context.make_array(sig.args[0])(context, builder, value=args[0]).data
+        builder.store(context.cast(builder, args[2], sig.args[2], sig.args[0].dtype), builder.gep(data, [args[1]]))
+        return context.get_dummy_value()
+    return types.void(arr, index, value), codegen
+
+
+@intrinsic
 def vstore(typingctx, arr, index, v):
     """Store vector ``v`` at flat element ``index`` of ``arr``."""
     if not isinstance(v, Vec) or v.dtype != arr.dtype:
