@@ -21,6 +21,7 @@ OpenBLAS are separate libraries).
 """
 import contextlib
 import os
+import time
 
 MULTI_THREAD_MACS = 2_000_000          # BLAS
 FUSED_MULTI_THREAD_MACS = 300_000      # the compiled epoch kernels
@@ -62,3 +63,40 @@ def limit_threads(n, blas=True):
             yield n
     finally:
         numba.set_num_threads(before)
+
+
+class ThreadChoice:
+    """Picks, slice by slice of an epoch, all the threads allowed or one, by
+    how much the threads of the last slice waited for each other.
+
+    On a quiet machine the whole-epoch kernel's threads wait for each other
+    a few percent of the time (measured 0 to 9%). When a neighbour takes a
+    core, a thread that is pushed off it holding a task keeps the others
+    waiting until it runs again: 15 to 48% (measured), and two threads no
+    faster than one. So after a slice that waited more than WAIT_SHARE, one
+    thread runs for RETRY_SECONDS, then all again for a slice. Nothing is
+    probed on a quiet machine, and the kernel gives the same bits at any
+    thread count, so the choice changes nothing but the speed.
+    """
+    WAIT_SHARE = 0.2
+    RETRY_SECONDS = 1.0
+
+    def __init__(self, max_threads, clock=time.monotonic):
+        self.max_threads = max_threads
+        self.clock = clock
+        self.single_until = None  # clock time until which one thread runs
+        self.history = []  # (threads, share of time waited), for reports and tests
+
+    def threads(self):
+        """The thread count for the next slice."""
+        if self.single_until is not None and self.clock() < self.single_until:
+            return 1
+        return self.max_threads
+
+    def record(self, threads, waited_share):
+        """What a slice with ``threads`` threads did: the share of their time
+        spent waiting for each other."""
+        self.history.append((threads, waited_share))
+        if threads > 1:
+            self.single_until = (self.clock() + self.RETRY_SECONDS if waited_share > self.WAIT_SHARE
+                                 else None)

@@ -101,6 +101,18 @@ def yield_thread(typingctx):
     return types.void(), codegen
 
 
+@intrinsic
+def cycles(typingctx):
+    """The CPU's time-stamp counter (cycles at a fixed rate; for the share of
+    time spent waiting)."""
+    def codegen(context, builder, sig, args):
+        fnty = ir.FunctionType(ir.IntType(64), [])
+        fn = builder.module.globals.get("llvm.readcyclecounter") or ir.Function(builder.module, fnty,
+                                                                                 "llvm.readcyclecounter")
+        return builder.call(fn, [])
+    return types.int64(), codegen
+
+
 @jit_inner
 def wait_until(counters, index, target, stop):
     """Wait until counters[index] >= target; returns False instead if

@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 _pool = None
 _pool_lock = threading.Lock()
+_last = threading.local()
 
 
 def _executor(n):
@@ -54,3 +55,15 @@ def run(worker, threads, args, sync, stop):
             error = exc
     if error is not None:
         raise error
+
+
+def record(threads, waited, total):
+    """Note how the last run went on this thread: ``threads`` workers,
+    their time-stamp cycles spent waiting for each other and in all."""
+    _last.run = (threads, float(sum(waited)) / max(1.0, float(sum(total))))
+
+
+def last_run():
+    """(threads, share of the workers' time spent waiting for each other)
+    of the last ``record`` on this thread, or None."""
+    return getattr(_last, "run", None)

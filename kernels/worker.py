@@ -28,19 +28,19 @@ from jitprop.kernels.layout import (
 from jitprop.kernels.losses import SOFTMAX_CE, mse_row, softmax_cross_entropy_row
 from jitprop.kernels.optimizers import step_constants
 from jitprop.kernels.simd import load, store, vlanes
-from jitprop.kernels.sync import atomic_add, atomic_load, wait_until
+from jitprop.kernels.sync import atomic_add, atomic_load, cycles, wait_until
 
 TILE_VECTORS = 2  # a tile column is 2 vectors wide (the micro-kernels' width)
 
 # Counters in ``sync``, a cache line apart: tasks done, non-zero when a
-# thread failed, then each thread's count of claims from its share.
+# thread failed, then each thread's count of claims from its share, then
+# each thread's time-stamp cycles spent waiting for the others, then in all
+# (``team.record``).
 DONE, STOP, CLAIM = 0, 8, 16
 
 
-
-
 def sync_size(threads):
-    return CLAIM + 8 * threads
+    return CLAIM + 24 * threads
 
 
 FORWARD, LOSS, BACKWARD, OUTPUT = range(4)
@@ -183,12 +183,12 @@ def _backward_task(params, state, acts, kind, cst, inv, xf, order, start, rows, 
     the layer below, through its activation), refreshing the W copy of the
     layer above."""
     n_in, n_out, op, ip = plan[l, P_IN], plan[l, P_OUT], plan[l, P_OP], plan[l, P_IP]
-    panels = op // pad
     ig = _input_group(rows, pad)
-    n_update = panels * -(-n_in // ig)
+    groups = -(-n_in // ig)
+    n_update = op // pad * groups
     dz = plan[l, P_DZ]
     if t < n_update:
-        j, g = t // (n_update // panels), t % (n_update // panels)  # by tile column, as the forward tasks
+        j, g = t // groups, t % groups  # by tile column, as the forward tasks
         i0, i1 = g * ig, min(n_in, (g + 1) * ig)
         col = j * pad
         a, ridx, r_start, lda, a_base = xf, order, start, n_in, 0
@@ -218,10 +218,10 @@ def _backward_task(params, state, acts, kind, cst, inv, xf, order, start, rows, 
     t -= 1
     if l > 0:
         rg = _row_group(n_out, pad)
-        n_grad = ip // pad * -(-rows // rg)
+        row_groups = -(-rows // rg)
+        n_grad = ip // pad * row_groups
         if t < n_grad:
-            cols = ip // pad
-            j, g = t % cols, t // cols
+            j, g = t // row_groups, t % row_groups  # by tile column: the columns the update below reads
             r0, r1 = g * rg, min(rows, (g + 1) * rg)
             col = j * pad
             below = plan[l - 1, P_DZ]
@@ -290,6 +290,7 @@ def _epoch_worker(params, state, acts, loss_kind, opt_kind, hyper, step, mean_lo
     cst = step_constants(wt, opt_kind, hyper, 0.0, 1)
     inv = one
     start = rows = 0
+    began = cycles()
     n_phases = n_steps * (2 * n_layers + 1 if training else n_layers + 1)
     p = 0
     while p < n_phases:
@@ -301,8 +302,10 @@ def _epoch_worker(params, state, acts, loss_kind, opt_kind, hyper, step, mean_lo
             cst = step_constants(wt, opt_kind, hyper, lrs[k], step + k + 1)
             inv = one / wt.dtype.type(rows if mean_loss else 1)
         nt = _tasks(kind, l, rows, plan, pad, n_layers)
+        waited = cycles()
         if not wait_until(sync, DONE, done, STOP):
-            return
+            break
+        sync[CLAIM + 8 * (threads + tid)] += cycles() - waited
         for j in range(threads):
             u = (tid + j) % threads
             lo = nt * u // threads
@@ -323,8 +326,10 @@ def _epoch_worker(params, state, acts, loss_kind, opt_kind, hyper, step, mean_lo
         done += nt
         p += 1
         if kind == LOSS:  # every thread needs the cost (row_costs is per sample of the epoch: a thread
-            if not wait_until(sync, DONE, done, STOP):  # ahead does not overwrite it)
-                return
+            waited = cycles()  # ahead does not overwrite it)
+            if not wait_until(sync, DONE, done, STOP):
+                break
+            sync[CLAIM + 8 * (threads + tid)] += cycles() - waited
             total = 0.0
             for r in range(start, start + rows):
                 total += row_costs[r]
@@ -332,7 +337,8 @@ def _epoch_worker(params, state, acts, loss_kind, opt_kind, hyper, step, mean_lo
             if tid == 0:
                 costs[k] = cost
             if not np.isfinite(cost):
-                return  # before this step's update
+                break  # before this step's update
+    sync[CLAIM + 8 * (2 * threads + tid)] = cycles() - began
 
 
 def run_team(params, state, sizes, acts, loss_kind, opt_kind, hyper, step, mean_loss, x, y, order, batch_size, lrs,
@@ -352,7 +358,8 @@ def run_team(params, state, sizes, acts, loss_kind, opt_kind, hyper, step, mean_
     lay_out(params, state, wt, st, ws, plan, pad)
     args = (params, state, acts, loss_kind, opt_kind, hyper, step, bool(mean_loss), x.reshape(-1), y, order,
             batch_size, lrs, costs, out, training, plan, wt, st, ws, np.arange(batch_size, dtype=np.int64),
-            np.zeros(order.shape[0] if training else 0), sync, threads)
+            np.empty(order.shape[0] if training else 0), sync, threads)
     team.run(_epoch_worker, threads, args, sync, STOP)
+    team.record(threads, sync[CLAIM + 8 * threads:CLAIM + 16 * threads:8], sync[CLAIM + 16 * threads::8])
     if training:
         lay_back(params, state, wt, st, plan, pad)

@@ -39,11 +39,13 @@ class History:
     """Per-epoch records: epoch, cost (mean of the minibatch costs), cost_sum
     (their sum, HaMLeT's report), learning_rate (of the epoch's first step),
     seconds, samples_per_second, val_accuracy/val_loss and
-    test_accuracy/test_loss (None without those sets)."""
+    test_accuracy/test_loss (None without those sets); threads: (threads,
+    share of their time waited) per slice of the fused kernel."""
     impl: str
     epochs: list = field(default_factory=list)
     compile_seconds: float = 0.0
     train_seconds: float = 0.0
+    threads: list = field(default_factory=list)
 
     def _col(self, key):
         return [e[key] for e in self.epochs]
@@ -176,7 +178,10 @@ def train(net, cost, x_train, y_train, x_val=None, y_val=None, *, epochs=1, batc
 
     The compiled implementations run on Numba's thread count (e.g. under
     ``jitprop.threads.limit_threads(2)``); ``fused`` and ``per-sample-jit``
-    give the same bits at any thread count.
+    give the same bits at any thread count, and ``fused`` drops to one
+    thread for a while when its threads keep waiting on each other (a
+    neighbour has taken a core: ``jitprop.threads.ThreadChoice``);
+    ``History.threads`` records the choices.
     """
     check_network(net)
     if not isinstance(cost, Cost):
@@ -201,6 +206,10 @@ def train(net, cost, x_train, y_train, x_val=None, y_val=None, *, epochs=1, batc
     val = _eval_set("x_val", x_val, "y_val", y_val, net, n_out)
     test = _eval_set("x_test", x_test, "y_test", y_test, net, n_out)
     plan = Plan(net, cost, optimizer, x_train, y_train, batch_size, bool(mean_loss))
+    import numba
+
+    from jitprop.threads import ThreadChoice
+    plan.threads = ThreadChoice(numba.get_num_threads())
     runner = default_impl(plan) if impl is None else check_impl(impl)
     runner.check(plan)
     if runner.per_sample and len(net.custom):
@@ -213,6 +222,7 @@ def train(net, cost, x_train, y_train, x_val=None, y_val=None, *, epochs=1, batc
             raise ValueError(f"rng_state: expected the state of a numpy PCG64 generator (as on_epoch gives it), "
                              f"got {type(rng_state).__name__} ({exc})") from None
     history = History(impl=runner.name)
+    history.threads = plan.threads.history
     steps = -(-n // batch_size)
     with net.training_session():
         try:

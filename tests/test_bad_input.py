@@ -78,3 +78,16 @@ def test_non_contiguous_input_is_copied_not_rejected(backend):
     net = net_for(backend)
     x = np.asfortranarray(np.random.default_rng(0).standard_normal((5, 4)))
     np.testing.assert_allclose(net.forward(x), net.forward(np.ascontiguousarray(x)))
+
+
+def test_finite_values_whose_sum_overflows_are_accepted_and_non_finite_ones_named():
+    # check_array first sums the array (a finite sum: every value finite);
+    # a sum that overflows must not be taken for a non-finite value.
+    from jitprop.checks import check_array
+    big = np.full((4, 3), 3e38, np.float32)
+    with np.errstate(over="ignore"):
+        assert np.isinf(big.sum())
+    assert check_array("x", big, np.float32) is big
+    big[2, 1] = np.inf
+    with pytest.raises(ValueError, match=r"x: expected finite values, got inf at index \(2, 1\)"):
+        check_array("x", big, np.float32)

@@ -166,6 +166,39 @@ def test_the_fused_epoch_gives_the_same_bits_at_any_thread_count(batch_size, siz
     assert runs[0] == runs[1] == runs[2]
 
 
+def test_the_thread_choice_drops_to_one_thread_while_the_threads_wait_on_each_other():
+    from jitprop.threads import ThreadChoice
+    now = [0.0]
+    choice = ThreadChoice(2, clock=lambda: now[0])
+    for _ in range(5):  # quiet: the threads wait a few percent of the time
+        assert choice.threads() == 2
+        choice.record(2, 0.06)
+    choice.record(2, 0.45)  # a neighbour took a core
+    assert choice.threads() == 1
+    now[0] += ThreadChoice.RETRY_SECONDS / 2
+    choice.record(1, 0.0)
+    assert choice.threads() == 1
+    now[0] += ThreadChoice.RETRY_SECONDS
+    assert choice.threads() == 2  # tries all threads again
+    choice.record(2, 0.05)  # the neighbour has left
+    assert choice.threads() == 2
+    assert ThreadChoice(1).threads() == 1
+
+
+def test_the_fused_kernel_reports_how_long_its_threads_waited():
+    from jitprop.kernels import team
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((600, 100)).astype(np.float32)
+    y = rng.integers(0, 10, 600)
+    net = jitprop.mlp([100, 64, 10], "relu", "softmax", "he", seed=2, dtype=np.float32)
+    with limit_threads(2):
+        h = jitprop.train(net, CrossEntropy(), x, y, epochs=2, batch_size=32, learning_rate=1e-3, impl="fused",
+                          progress=False)
+    assert h.threads and all(t in (1, 2) and 0.0 <= w <= 1.0 for t, w in h.threads)
+    threads, waited = team.last_run()
+    assert threads == h.threads[-1][0] and 0.0 <= waited <= 1.0
+
+
 @pytest.mark.parametrize("impl", ["fused", "per-sample-jit", "jit"])
 def test_how_an_epoch_is_sliced_does_not_change_the_result(impl, monkeypatch):
     # train() calls the epoch kernels on slices of each epoch, sized by time
