@@ -26,7 +26,7 @@ from jitprop.progress import bar
 # _SLICE_SECONDS (each call of a whole-epoch kernel also lays the weights out
 # and back: fewer, longer calls when training is fast).
 _FIRST_SLICES = 20
-_SLICE_SECONDS = 0.1
+_SLICE_SECONDS = 0.25
 
 
 class TrainingDiverged(FloatingPointError):
