@@ -36,24 +36,23 @@ def default_threads(batch_size, sizes, impl="fused"):
 
 
 def uses_blas(impl):
-    """Whether implementation ``impl`` calls BLAS (the model layer's
-    products); the epoch kernels do not."""
-    return impl in ("jit", "batched")
+    """Whether implementation ``impl`` calls BLAS: the model layer's
+    products (``jit``) and every NumPy twin; the compiled epoch kernels do not."""
+    from jitprop.model.impls import IMPLS
+    return impl == "jit" or IMPLS[impl].backend == "numpy"
 
 
 @contextlib.contextmanager
 def limit_threads(n, blas=True):
-    """Run the block with ``n`` Numba threads (the epoch kernels' thread
-    count) and, with ``blas``, ``n`` BLAS threads (loading SciPy's BLAS,
-    which Numba's ``np.dot`` calls, first so it is limited too: 0.1 s of
-    start-up a run without BLAS does without)."""
-    import numba
+    """Run the block with ``n`` threads for the whole-epoch kernels
+    (``jitprop.kernels.team``; by default Numba's configured count,
+    ``NUMBA_NUM_THREADS``) and, with ``blas``, ``n`` BLAS threads (loading
+    SciPy's BLAS, which Numba's ``np.dot`` calls, first so it is limited
+    too: 0.1 s of start-up a run without BLAS does without)."""
+    from jitprop.kernels import team
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"threads: expected an integer >= 1, got {n!r}")
-    n_numba = min(n, numba.config.NUMBA_NUM_THREADS)
-    before = numba.get_num_threads()
-    numba.set_num_threads(n_numba)
-    try:
+    with team.using(n):
         if blas:
             import scipy.linalg.cython_blas  # noqa: F401
             from threadpoolctl import threadpool_limits
@@ -61,8 +60,6 @@ def limit_threads(n, blas=True):
                 yield n
         else:
             yield n
-    finally:
-        numba.set_num_threads(before)
 
 
 class ThreadChoice:

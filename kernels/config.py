@@ -139,8 +139,8 @@ class InnerDispatcher(CPUDispatcher):
                         "kernels, callable from compiled code only; use the kernels in jitprop.kernels")
 
 
-def _compile(fn, fastmath, parallel=False, inner=None):
-    options = {**OPTIONS, "cache": False, "fastmath": set(fastmath), "parallel": parallel}
+def _compile(fn, fastmath, inner=None):
+    options = {**OPTIONS, "cache": False, "fastmath": set(fastmath)}
     if inner:
         options.pop("cache")
         disp = InnerDispatcher(py_func=fn, locals={}, targetoptions={**options, "nopython": True, **inner})
@@ -156,11 +156,11 @@ def _compile(fn, fastmath, parallel=False, inner=None):
     return disp
 
 
-def jit(fn, *, parallel=False, exact=False):
+def jit(fn, *, exact=False):
     """Compile ``fn``, callable from Python, with :data:`OPTIONS` (cached) and
-    register it for the config check; ``parallel``: ``prange`` loops run on
-    Numba's thread pool; ``exact``: :data:`EXACT_FASTMATH`."""
-    return _compile(fn, EXACT_FASTMATH if exact else FASTMATH, parallel=parallel)
+    register it for the config check; ``exact``: :data:`EXACT_FASTMATH`.
+    (No ``parallel``: the kernels run their threads themselves, ``team.py``.)"""
+    return _compile(fn, EXACT_FASTMATH if exact else FASTMATH)
 
 
 def jit_inner(fn):

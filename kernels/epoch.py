@@ -136,8 +136,8 @@ def train_epoch(params, state, sizes, acts, loss_kind, opt_kind, hyper, step, me
     update of the first step whose cost is not finite (that entry holds it,
     later entries are NaN).
 
-    Runs on Numba's thread count (``numba.set_num_threads``) of threads,
-    which share fixed tasks (see the comment above CLAIM): the same bits at
+    Runs on ``jitprop.threads.limit_threads``'s count of threads (default:
+    all cores), which share fixed tasks (``worker.py``): the same bits at
     any thread count. Every weight's update is fused into the product that
     makes its gradient (``gemm.update_tile``), after the layer's input
     gradient is taken with the old weights; the rows of x are read where

@@ -55,10 +55,11 @@ def tile_width(dtype, tile_vectors):
     return tile_vectors * VEC_BYTES // np.dtype(dtype).itemsize
 
 
-def tile_plan(sizes, batch_size, dtype, tile_vectors):
+def tile_plan(sizes, batch_size, dtype, tile_vectors, copies=True):
     """(plan (L, PLAN_COLUMNS), size of wt, size of ws) for a network of
     widths ``sizes`` at ``batch_size`` rows, in tile columns of
-    ``tile_vectors`` vectors (see the module docstring)."""
+    ``tile_vectors`` vectors (see the module docstring); ``copies``: room
+    for the W copies of the layers after the first (P_WC is -1 without)."""
     pad = tile_width(dtype, tile_vectors)
     n_layers = len(sizes) - 1
     plan = np.zeros((n_layers, PLAN_COLUMNS), np.int64)
@@ -70,7 +71,8 @@ def tile_plan(sizes, batch_size, dtype, tile_vectors):
         plan[l, [P_IN, P_OUT, P_OP, P_IP, P_W, P_B, P_WT]] = n_in, n_out, op, ip, p, p + n_out * n_in, wt
         p += n_out * n_in + n_out
         wt += n_in * op
-        if l:
+        plan[l, P_WC] = -1
+        if l and copies:
             plan[l, P_WC] = ws
             ws += n_out * ip
         plan[l, P_A], plan[l, P_DZ], plan[l, P_BS] = ws, ws + batch_size * op, ws + 2 * batch_size * op
@@ -96,15 +98,15 @@ def _weight_blocks(params, state, wt, st, plan, l):
 
 def lay_out(params, state, wt, st, ws, plan, pad):
     """Fill WT (and the state's, in st) by tile column from the flat W, and
-    the W copies of the layers after the first, in ws. wt, st and ws come
-    zeroed and their padding stays zero."""
+    the W copies the plan has room for, in ws. wt, st and ws come zeroed and
+    their padding stays zero."""
     for l in range(plan.shape[0]):
         n_in, n_out, op, ip = (int(v) for v in plan[l, [P_IN, P_OUT, P_OP, P_IP]])
         for flat, tiled in _weight_blocks(params, state, wt, st, plan, l):
             flat, tiled = flat.reshape(n_out, n_in), tiled.reshape(op // pad, n_in, pad)
             for j, o0 in enumerate(range(0, n_out, pad)):
                 tiled[j, :, :min(pad, n_out - o0)] = flat[o0:o0 + pad].T
-        if l > 0:
+        if plan[l, P_WC] >= 0:
             flat = params[plan[l, P_W]:plan[l, P_W] + n_out * n_in].reshape(n_out, n_in)
             copy = ws[plan[l, P_WC]:plan[l, P_WC] + n_out * ip].reshape(ip // pad, n_out, pad)
             for j, i0 in enumerate(range(0, n_in, pad)):

@@ -79,6 +79,13 @@ def mse_row(d, p, t):
     return acc
 
 
+@jit_leaf
+def batch_cost(loss_kind, total, rows, n_out):
+    """The batch cost from the sum of its rows' costs (``*_row``): the mean
+    over rows (softmax-CE) or half the mean over every value (MSE)."""
+    return total / rows if loss_kind == SOFTMAX_CE else 0.5 * total / (rows * n_out)
+
+
 @kernel(arrays={"d_logits": "B K", "logits": "B K", "target": "B K"}, writes=("d_logits",),
         inputs=_softmax_ce_inputs, extreme=True, bench_shapes=((12, 0, 10), (64, 0, 10)))
 def softmax_cross_entropy(d_logits, logits, target):
@@ -88,7 +95,7 @@ def softmax_cross_entropy(d_logits, logits, target):
     loss = 0.0
     for r in range(logits.shape[0]):
         loss += softmax_cross_entropy_row(d_logits[r], logits[r], target[r])
-    return loss / logits.shape[0]
+    return batch_cost(SOFTMAX_CE, loss, logits.shape[0], logits.shape[1])
 
 
 @kernel(arrays={"d_pred": "B K", "pred": "B K", "target": "B K"}, writes=("d_pred",), inputs=_mse_inputs,
@@ -98,7 +105,7 @@ def mse(d_pred, pred, target):
     acc = 0.0
     for r in range(pred.shape[0]):
         acc += mse_row(d_pred[r], pred[r], target[r])
-    return 0.5 * acc / pred.size
+    return batch_cost(MSE, acc, pred.shape[0], pred.shape[1])
 
 
 @kernel(arrays={"d_pred": "B K", "pred": "B K", "target": "B K"}, writes=("d_pred",),

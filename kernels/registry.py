@@ -63,17 +63,16 @@ KERNELS = []
 compiled = types.SimpleNamespace()
 
 
-def kernel(parallel=False, driver=False, **recipe):
-    """Decorator: compile ``fn`` (``parallel``: its prange loops on Numba's
-    thread pool) and register it with its recipe, in order. ``driver``: fn
-    is plain Python that runs compiled workers (on several threads); it is
-    registered as it is."""
+def kernel(driver=False, **recipe):
+    """Decorator: compile ``fn`` and register it with its recipe, in order.
+    ``driver``: fn is plain Python that runs compiled workers (on several
+    threads); it is registered as it is."""
     def deco(fn):
         if driver:
             fn.py_func = fn
             disp = fn
         else:
-            disp = jit(fn, parallel=parallel)
+            disp = jit(fn)
         KERNELS.append(Recipe(name=fn.__name__, compiled=disp, **recipe))
         setattr(compiled, fn.__name__, disp)
         return disp

@@ -10,7 +10,7 @@ from jitprop.kernels.gemm import sample_forward, sample_update
 from jitprop.kernels.layout import (
     P_A, P_B, P_DZ, P_IN, P_IP, P_OP, P_OUT, P_WT, aligned_zeros, lay_back, lay_out, tile_plan, tile_width,
 )
-from jitprop.kernels.losses import SOFTMAX_CE
+from jitprop.kernels.losses import batch_cost
 from jitprop.kernels.optimizers import step_constants, update_scaled
 from jitprop.kernels.simd import vlanes
 from jitprop.kernels.worker import _loss_task
@@ -45,7 +45,7 @@ def _per_sample_worker(params, state, acts, loss_kind, opt_kind, hyper, step, xf
                                  params[plan[l, P_B]:plan[l, P_B] + n_out].reshape((1, n_out)), acts[l], 0, 1, 0,
                                  n_out)
         _loss_task(acts, loss_kind, y, order, k, 1, ws, row_costs, plan, 0, 1)
-        cost = row_costs[k] if loss_kind == SOFTMAX_CE else 0.5 * row_costs[k] / plan[n_layers - 1, P_OUT]
+        cost = batch_cost(loss_kind, row_costs[k], 1, plan[n_layers - 1, P_OUT])
         costs[k] = cost
         if not np.isfinite(cost):
             break
@@ -72,11 +72,13 @@ def _per_sample_worker(params, state, acts, loss_kind, opt_kind, hyper, step, xf
 
 def run_per_sample(params, state, sizes, acts, loss_kind, opt_kind, hyper, step, x, y, order, lrs, costs):
     """Lay the weights out, run ``_per_sample_worker``, lay them back."""
-    plan, n_wt, n_ws = tile_plan(sizes, 1, params.dtype, SAMPLE_VECTORS)
+    plan, n_wt, n_ws = tile_plan(sizes, 1, params.dtype, SAMPLE_VECTORS, copies=False)  # its updates take d_in
     wt, st, ws = aligned_zeros(n_wt, params.dtype), np.zeros((state.shape[0], n_wt), params.dtype), \
         aligned_zeros(n_ws, params.dtype)
     group = tile_width(params.dtype, SAMPLE_VECTORS)
     lay_out(params, state, wt, st, ws, plan, group)
-    _per_sample_worker(params, state, acts, loss_kind, opt_kind, hyper, step, x.reshape(-1), y, order, lrs, costs,
-                       plan, wt, st, ws, np.zeros(order.shape[0]))
-    lay_back(params, state, wt, st, plan, group)
+    try:
+        _per_sample_worker(params, state, acts, loss_kind, opt_kind, hyper, step, x.reshape(-1), y, order, lrs,
+                           costs, plan, wt, st, ws, np.empty(order.shape[0]))
+    finally:  # (Ctrl-C lands once the worker is done: the weights still go back with the biases)
+        lay_back(params, state, wt, st, plan, group)

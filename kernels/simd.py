@@ -5,10 +5,14 @@ AVX-512) and the handful of operations a GEMM micro-kernel needs.
 Numba has no vector type and LLVM will not keep a register tile of
 accumulators in registers across a loop by itself, so the micro-kernels in
 ``gemm.py`` spell out their vectors: ``vload``/``vstore`` at an element
-index of a C-contiguous array, ``vsplat`` (broadcast a scalar), ``vfma``,
-``hsum`` (a fixed-order horizontal sum, so results do not depend on where a
-tile falls) and the arithmetic operators, ``vmax`` and ``np.sqrt``, so the
-optimizer and activation rules written for scalars run on vectors unchanged.
+index of a C-contiguous array, ``vbroadcast`` (an element loaded into every
+lane: AVX-512's embedded broadcast), ``vzero``, ``vfma``, ``hsum`` (a
+fixed-order horizontal sum, so results do not depend on where a tile falls),
+and the arithmetic operators, ``np.sqrt`` and ``fma`` (scalars among vectors
+are broadcast), so the optimizer rules written for scalars run on vectors
+unchanged. ``load``/``store`` read and write one element: ``arr[i]`` with a
+computed index compiles to a negative-index wraparound as well, integer work
+the inner loops cannot afford.
 
 Everything here is compiled inline into its callers (LLVM intrinsics); these
 are not kernels and have no twins. ``tests/test_simd.py`` checks each.
@@ -136,16 +140,6 @@ def vstore(typingctx, arr, index, v):
 
 
 @intrinsic
-def vsplat(typingctx, like, x):
-    """A vector (lanes of ``like``'s dtype) with every lane ``x``."""
-    vty = _vec_of(like)
-
-    def codegen(context, builder, sig, args):
-        return _splat(context, builder, vty, args[1], sig.args[1])
-    return vty(like, x), codegen
-
-
-@intrinsic
 def vfma(typingctx, a, b, c):
     """a * b + c, fused (one rounding), lane by lane."""
     if not (isinstance(a, Vec) and a == b == c):
@@ -244,21 +238,6 @@ def _binary(name, op):
 
 vadd, vsub, vmul, vdiv = (_binary(n, op) for n, op in
                           (("vadd", "fadd"), ("vsub", "fsub"), ("vmul", "fmul"), ("vdiv", "fdiv")))
-
-
-@intrinsic
-def vmax(typingctx, a, b):
-    """The larger of a and b, lane by lane (b may be a scalar)."""
-    if not isinstance(a, Vec):
-        return None
-
-    def codegen(context, builder, sig, args):
-        x, y = args
-        if not isinstance(sig.args[1], Vec):
-            y = _splat(context, builder, a, y, sig.args[1])
-        fn = _vector_intrinsic(builder, "llvm.maxnum", x.type, 2)
-        return builder.call(fn, [x, y])
-    return a(a, b), codegen
 
 
 @intrinsic

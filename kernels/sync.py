@@ -61,20 +61,6 @@ def atomic_load(typingctx, arr, index):
 
 
 @intrinsic
-def atomic_store(typingctx, arr, index, value):
-    """arr[index] = value (int64 arr), atomically with release ordering."""
-    if not (isinstance(arr, types.Array) and arr.dtype == types.int64 and isinstance(value, types.Integer)):
-        return None
-
-    def codegen(context, builder, sig, args):
-        ptr = _slot(context, builder, sig.args[0], args[0], args[1])
-        v = context.cast(builder, args[2], sig.args[2], types.int64)
-        builder.store_atomic(v, ptr, "release", 8)
-        return context.get_dummy_value()
-    return types.void(arr, index, value), codegen
-
-
-@intrinsic
 def cpu_relax(typingctx):
     """The spin-wait hint (x86 ``pause``, ARM ``yield``; nothing elsewhere)."""
     def codegen(context, builder, sig, args):
@@ -116,15 +102,17 @@ def cycles(typingctx):
 @jit_inner
 def wait_until(counters, index, target, stop):
     """Wait until counters[index] >= target; returns False instead if
-    counters[stop] becomes non-zero first (a thread failed)."""
+    counters[stop] is non-zero (a thread failed, or the run was interrupted),
+    checked first, so a late thread does not carry on alone."""
     n = 0
-    while atomic_load(counters, index) < target:
+    while True:
         if atomic_load(counters, stop) != 0:
             return False
+        if atomic_load(counters, index) >= target:
+            return True
         if n < SPINS:
             cpu_relax()
             n += 1
         else:
             yield_thread()
-    return True
 

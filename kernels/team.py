@@ -3,34 +3,71 @@
 The whole-epoch kernel is a compiled function (``nogil``) that every thread
 runs with its own thread number; the threads share the work through atomic
 counters (``sync.py``), so nothing here knows what they compute. The extra
-threads come from one long-lived pool; the calling thread is worker 0.
+threads come from a long-lived pool; the calling thread is worker 0.
 
-If a worker raises (it should not: the compiled code does not allocate or
-check bounds), the others are told through the ``stop`` counter, so none
-waits forever for work that will not come.
+Whatever happens, ``run`` returns only once every worker has stopped: if a
+worker raises (it should not: the compiled code neither checks bounds nor
+allocates past its start), or Ctrl-C arrives while the calling thread
+waits, the others are told through the ``stop`` counter and waited for, so
+none keeps writing to buffers the caller has moved on from, then the
+exception is raised. A process forked after the pool was made starts a pool
+of its own (the threads of the parent's are not in the child).
+
+The thread count of a run: ``threads()``, set for a block with
+``using(n)`` (``jitprop.threads.limit_threads`` does), else Numba's
+configured count (``NUMBA_NUM_THREADS``, all cores by default).
 """
+import contextlib
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-_pool = None
-_pool_lock = threading.Lock()
-_last = threading.local()
+_pools = {}  # thread count -> ThreadPoolExecutor of that many workers, made on first use
+_lock = threading.Lock()
+_local = threading.local()
 
 
-def _executor(n):
-    global _pool
-    with _pool_lock:
-        if _pool is None or _pool._max_workers < n:
-            if _pool is not None:
-                _pool.shutdown(wait=False)
-            _pool = ThreadPoolExecutor(max_workers=n, thread_name_prefix="jitprop-worker")
-        return _pool
+def _forget_pools():
+    global _lock
+    _pools.clear()
+    _lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_pools)
+
+
+def threads():
+    """The thread count of the next run on this thread."""
+    n = getattr(_local, "threads", None)
+    if n is None:
+        import numba
+        n = numba.config.NUMBA_NUM_THREADS  # read, not numba.get_num_threads(): that starts Numba's own pool
+    return n
+
+
+@contextlib.contextmanager
+def using(n):
+    """Runs in the block on this thread use ``n`` threads."""
+    before = getattr(_local, "threads", None)
+    _local.threads = n
+    try:
+        yield n
+    finally:
+        _local.threads = before
+
+
+def _pool(n):
+    with _lock:
+        if n not in _pools:
+            _pools[n] = ThreadPoolExecutor(max_workers=n, thread_name_prefix="jitprop-worker")
+        return _pools[n]
 
 
 def run(worker, threads, args, sync, stop):
     """``worker(*args, tid)`` for tid in 0..threads-1, at once; tid 0 on the
-    calling thread. ``sync[stop]`` is set when a worker raises (the others
-    return early), and the first exception is raised here."""
+    calling thread. Returns when every worker has returned; ``sync[stop]``
+    is set as soon as one raises (or Ctrl-C interrupts the wait), and the
+    first exception is raised here."""
     if threads <= 1:
         worker(*args, 0)
         return
@@ -42,15 +79,23 @@ def run(worker, threads, args, sync, stop):
             sync[stop] = 1
             raise
 
-    futures = [_executor(threads - 1).submit(helper, tid) for tid in range(1, threads)]
-    error = None
+    futures, error = [], None
     try:
+        pool = _pool(threads - 1)
+        for tid in range(1, threads):
+            futures.append(pool.submit(helper, tid))
         worker(*args, 0)
     except BaseException as exc:
         sync[stop] = 1
         error = exc
     for f in futures:
-        exc = f.exception()
+        while True:
+            try:
+                exc = f.exception()
+                break
+            except BaseException as interrupt:  # Ctrl-C while waiting: stop the workers, still wait for them
+                sync[stop] = 1
+                error = error or interrupt
         if exc is not None and error is None:
             error = exc
     if error is not None:
@@ -60,10 +105,10 @@ def run(worker, threads, args, sync, stop):
 def record(threads, waited, total):
     """Note how the last run went on this thread: ``threads`` workers,
     their time-stamp cycles spent waiting for each other and in all."""
-    _last.run = (threads, float(sum(waited)) / max(1.0, float(sum(total))))
+    _local.run = (threads, float(sum(waited)) / max(1.0, float(sum(total))))
 
 
 def last_run():
     """(threads, share of the workers' time spent waiting for each other)
     of the last ``record`` on this thread, or None."""
-    return getattr(_last, "run", None)
+    return getattr(_local, "run", None)

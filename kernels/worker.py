@@ -25,7 +25,7 @@ from jitprop.kernels.layout import (
     P_A, P_B, P_BS, P_DZ, P_IN, P_IP, P_OP, P_OUT, P_WC, P_WT, aligned_zeros, lay_back, lay_out, tile_plan,
     tile_width,
 )
-from jitprop.kernels.losses import SOFTMAX_CE, mse_row, softmax_cross_entropy_row
+from jitprop.kernels.losses import SOFTMAX_CE, batch_cost, mse_row, softmax_cross_entropy_row
 from jitprop.kernels.optimizers import step_constants
 from jitprop.kernels.simd import load, store, vlanes
 from jitprop.kernels.sync import atomic_add, atomic_load, cycles, wait_until
@@ -273,7 +273,7 @@ def _epoch_worker(params, state, acts, loss_kind, opt_kind, hyper, step, mean_lo
                   costs, out, training, plan, wt, st, ws, ident, row_costs, sync, threads, tid):
     """The part of ``train_epoch`` (``training``) or of ``network_forward``
     (into ``out``) thread ``tid`` of ``threads`` runs: every
-    phase in order (see the comment above DONE), its own share of each
+    phase in order (the module docstring; ``_phase_at``), its own share of each
     phase's tasks first, then whatever is left of the others' shares.
     pend[u]: a claim on thread u's counter not yet run (it belongs to a
     later phase); bases[u]: the tasks of thread u's shares before this phase.
@@ -333,7 +333,7 @@ def _epoch_worker(params, state, acts, loss_kind, opt_kind, hyper, step, mean_lo
             total = 0.0
             for r in range(start, start + rows):
                 total += row_costs[r]
-            cost = total / rows if loss_kind == SOFTMAX_CE else 0.5 * total / (rows * plan[n_layers - 1, P_OUT])
+            cost = batch_cost(loss_kind, total, rows, plan[n_layers - 1, P_OUT])
             if tid == 0:
                 costs[k] = cost
             if not np.isfinite(cost):
@@ -343,23 +343,24 @@ def _epoch_worker(params, state, acts, loss_kind, opt_kind, hyper, step, mean_lo
 
 def run_team(params, state, sizes, acts, loss_kind, opt_kind, hyper, step, mean_loss, x, y, order, batch_size, lrs,
               costs, out, training, threads=None):
-    """Run ``_epoch_worker`` on ``threads`` threads (default: Numba's thread
-    count, ``numba.set_num_threads``)."""
-    import numba
-
+    """Run ``_epoch_worker`` on ``threads`` threads (default:
+    ``team.threads()``), the weights laid out for it and back."""
     from jitprop.kernels import team
+    threads = team.threads() if threads is None else threads
+    batch_size = min(batch_size, max(1, order.shape[0]))  # one step of all the rows: the same bits, buffers to fit
     plan, n_wt, n_ws = tile_plan(sizes, batch_size, params.dtype, TILE_VECTORS)
     wt = aligned_zeros(n_wt, params.dtype)
     st = np.zeros((state.shape[0], n_wt), params.dtype)
     ws = aligned_zeros(n_ws, params.dtype)
-    threads = numba.get_num_threads() if threads is None else threads
     sync = np.zeros(sync_size(threads), np.int64)
     pad = tile_width(params.dtype, TILE_VECTORS)
     lay_out(params, state, wt, st, ws, plan, pad)
-    args = (params, state, acts, loss_kind, opt_kind, hyper, step, bool(mean_loss), x.reshape(-1), y, order,
-            batch_size, lrs, costs, out, training, plan, wt, st, ws, np.arange(batch_size, dtype=np.int64),
-            np.empty(order.shape[0] if training else 0), sync, threads)
-    team.run(_epoch_worker, threads, args, sync, STOP)
+    args = (params, state, acts, loss_kind, opt_kind, hyper, step, bool(mean_loss), x.reshape(-1), y,
+            np.ascontiguousarray(order, np.int64), batch_size, lrs, costs, out, training, plan, wt, st, ws,
+            np.arange(batch_size, dtype=np.int64), np.empty(order.shape[0] if training else 0), sync, threads)
+    try:
+        team.run(_epoch_worker, threads, args, sync, STOP)
+    finally:  # (Ctrl-C lands once the workers are done: the weights still go back with the biases)
+        if training:
+            lay_back(params, state, wt, st, plan, pad)
     team.record(threads, sync[CLAIM + 8 * threads:CLAIM + 16 * threads:8], sync[CLAIM + 16 * threads::8])
-    if training:
-        lay_back(params, state, wt, st, plan, pad)

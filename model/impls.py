@@ -33,7 +33,7 @@ class Plan:
     y: np.ndarray
     batch_size: int
     mean_loss: bool = False
-    threads: object = None  # a jitprop.threads.ThreadChoice for the fused kernel, or None: Numba's count as set
+    threads: object = None  # a jitprop.threads.ThreadChoice for the fused kernel, or None: team.threads() as set
 
     def kernel_spec(self):
         """(sizes, acts, loss_kind) for the epoch kernels, or a reason why not."""
@@ -137,16 +137,10 @@ class EpochImpl(Impl):
         if plan.threads is None or self.per_sample or self.backend != "numba":
             costs = self._call(plan, order, lrs, plan.kernel_spec())
         else:  # the same bits at any thread count: one thread while the threads keep waiting on each other
-            import numba
-
             from jitprop.kernels import team
-            before = numba.get_num_threads()
             threads = plan.threads.threads()
-            numba.set_num_threads(threads)
-            try:
+            with team.using(threads):
                 costs = self._call(plan, order, lrs, plan.kernel_spec())
-            finally:
-                numba.set_num_threads(before)
             plan.threads.record(threads, team.last_run()[1])
         bad = np.flatnonzero(~np.isfinite(costs))
         plan.optimizer.t += int(bad[0]) if bad.size else costs.shape[0]

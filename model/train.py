@@ -176,12 +176,12 @@ def train(net, cost, x_train, y_train, x_val=None, y_val=None, *, epochs=1, batc
     ``TrainingDiverged`` (naming the epoch and step) as soon as a cost is not
     finite, before that step's update.
 
-    The compiled implementations run on Numba's thread count (e.g. under
-    ``jitprop.threads.limit_threads(2)``); ``fused`` and ``per-sample-jit``
-    give the same bits at any thread count, and ``fused`` drops to one
-    thread for a while when its threads keep waiting on each other (a
-    neighbour has taken a core: ``jitprop.threads.ThreadChoice``);
-    ``History.threads`` records the choices.
+    Threads: ``fused`` runs on ``jitprop.threads.limit_threads(n)``'s count
+    (default: all cores) and gives the same bits at any count; it drops to
+    one thread for a while when its threads keep waiting on each other (a
+    neighbour has taken a core: ``jitprop.threads.ThreadChoice``;
+    ``History.threads`` records the choices). ``per-sample-jit`` runs on one
+    thread; ``jit`` and the NumPy implementations on BLAS's threads.
     """
     check_network(net)
     if not isinstance(cost, Cost):
@@ -206,10 +206,9 @@ def train(net, cost, x_train, y_train, x_val=None, y_val=None, *, epochs=1, batc
     val = _eval_set("x_val", x_val, "y_val", y_val, net, n_out)
     test = _eval_set("x_test", x_test, "y_test", y_test, net, n_out)
     plan = Plan(net, cost, optimizer, x_train, y_train, batch_size, bool(mean_loss))
-    import numba
-
+    from jitprop.kernels import team
     from jitprop.threads import ThreadChoice
-    plan.threads = ThreadChoice(numba.get_num_threads())
+    plan.threads = ThreadChoice(team.threads())
     runner = default_impl(plan) if impl is None else check_impl(impl)
     runner.check(plan)
     if runner.per_sample and len(net.custom):

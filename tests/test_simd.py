@@ -3,14 +3,15 @@ import numpy as np
 import pytest
 
 from jitprop.kernels.config import jit
-from jitprop.kernels.simd import hsum, sfma, vfma, vlanes, vload, vmax, vsplat, vstore, vzero
+from jitprop.kernels.simd import fma, hsum, load, sfma, store, vbroadcast, vfma, vlanes, vload, vstore, vzero
 
 from conftest import DTYPES
 
 
 @jit
 def _ops(out, a, b, c, s):
-    """Rows of out: fma, +, -, *, /, max with 0, sqrt(|a|), splat(s), zero, then hsum of a in out[9, 0]."""
+    """Rows of out: fma, +, -, *, /, fma(s, x, y) (a scalar among vectors),
+    sqrt(|a|), broadcast of a[3], zero, then hsum of a in out[9, 0]."""
     lanes = vlanes(a)
     x, y, z = vload(a, 0), vload(b, 0), vload(c, 0)
     vstore(out, 0, vfma(x, y, z))
@@ -18,9 +19,9 @@ def _ops(out, a, b, c, s):
     vstore(out, 2 * lanes, x - y)
     vstore(out, 3 * lanes, x * y)
     vstore(out, 4 * lanes, x / y)
-    vstore(out, 5 * lanes, vmax(x, 0.0))
+    vstore(out, 5 * lanes, fma(s, x, y))
     vstore(out, 6 * lanes, np.sqrt(z * z))
-    vstore(out, 7 * lanes, vsplat(a, s) * 2 + x)
+    vstore(out, 7 * lanes, vbroadcast(a, a, 3) * 2 + x)
     vstore(out, 8 * lanes, vzero(a))
     out[9 * lanes] = hsum(x)
 
@@ -42,9 +43,9 @@ def test_vector_operations_match_numpy(dt):
     np.testing.assert_array_equal(rows[2], a - b)
     np.testing.assert_array_equal(rows[3], a * b)
     np.testing.assert_allclose(rows[4], a / b, **tol)
-    np.testing.assert_array_equal(rows[5], np.maximum(a, 0))
+    np.testing.assert_allclose(rows[5], (dt(1.5) * a.astype(np.float64) + b).astype(dt), **tol)
     np.testing.assert_allclose(rows[6], np.abs(c), **tol)
-    np.testing.assert_array_equal(rows[7], dt(1.5) * dt(2) + a)
+    np.testing.assert_array_equal(rows[7], a[3] * dt(2) + a)
     assert (rows[8] == 0).all()
     # hsum: halves added pairwise, a fixed order
     want = a.astype(dt)
@@ -91,3 +92,20 @@ def test_scalar_fma_rounds_once_as_a_vector_lane(dt):
     _scalar_fma(scalar, a, b, c)
     L = _lanes(a)
     np.testing.assert_array_equal(scalar[:L], lanes[:L])
+
+
+@jit
+def _copy_back(dst, src, idx):
+    """dst[idx[j]] = src[idx[j]] through load and store (flat, no wraparound)."""
+    for j in range(idx.shape[0]):
+        store(dst, idx[j], load(src, idx[j]))
+
+
+@pytest.mark.parametrize("dt", DTYPES)
+def test_load_and_store_read_and_write_one_element_at_a_flat_index(dt):
+    src = np.arange(12, dtype=dt).reshape(3, 4)
+    dst = np.zeros((3, 4), dt)
+    _copy_back(dst, src, np.array([0, 5, 11], np.int64))
+    want = np.zeros((3, 4), dt)
+    want.flat[[0, 5, 11]] = src.flat[[0, 5, 11]]
+    np.testing.assert_array_equal(dst, want)

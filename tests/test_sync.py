@@ -3,7 +3,6 @@ runner, and results that do not depend on how many threads share the work
 or which of them does what."""
 import threading
 
-import numba
 import numpy as np
 import pytest
 
@@ -12,7 +11,7 @@ from jitprop.kernels import team, worker
 from jitprop.kernels.config import jit
 from jitprop.kernels.epoch import _forward_inputs, _train_epoch_inputs
 from jitprop.kernels.registry import compiled
-from jitprop.kernels.sync import atomic_add, atomic_store, wait_until
+from jitprop.kernels.sync import atomic_add, wait_until
 
 from conftest import DTYPES
 
@@ -35,12 +34,12 @@ def test_atomic_adds_from_several_threads_are_all_counted():
 
 @jit
 def _ping(counters, tid):
-    """Thread 0 waits for thread 1's store, then answers; thread 1 waits for the answer."""
+    """Thread 0 waits for thread 1's add, then answers; thread 1 waits for the answer."""
     if tid == 0:
         ok = wait_until(counters, 0, 1, 16)
-        atomic_store(counters, 8, 2 if ok else -1)
+        atomic_add(counters, 8, 2 if ok else -1)
     else:
-        atomic_store(counters, 0, 1)
+        atomic_add(counters, 0, 1)
         wait_until(counters, 8, 2, 16)
 
 
@@ -102,13 +101,12 @@ def test_network_forward_gives_the_same_bits_on_any_thread_count(dt):
     rng = np.random.default_rng(4)
     out, params, sizes, acts, x, batch = _forward_inputs(rng, 11, 29, 7, dt, None)
     results = []
-    for threads in (1, 2):
-        numba.set_num_threads(threads)
-        o = np.empty_like(out)
-        compiled.network_forward(o, params, sizes, acts, x, batch)
-        results.append(o.tobytes())
-    numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
-    assert results[0] == results[1]
+    for threads in (1, 2, 3):
+        with team.using(threads):
+            o = np.empty_like(out)
+            compiled.network_forward(o, params, sizes, acts, x, batch)
+            results.append(o.tobytes())
+    assert results[0] == results[1] == results[2]
 
 
 @pytest.mark.parametrize("dt", DTYPES)
@@ -135,3 +133,62 @@ def test_a_call_without_steps_gives_back_the_parameters_and_state_exactly(dt, wi
                                                 np.zeros(0))
     assert costs.shape == (0,)
     assert params.tobytes() == before[0].tobytes() and state.tobytes() == before[1].tobytes()
+
+
+def _train_in_child(conn):
+    rng = np.random.default_rng(3)
+    args = _train_epoch_inputs(rng, 13, 37, 9, np.float32, "sgd")
+    with team.using(2):
+        compiled.train_epoch(*args)
+    conn.send(args[0].tobytes())
+
+
+def test_a_forked_child_runs_the_threads_of_its_own_pool():
+    # The pool's threads are not in a forked child: without a pool of its
+    # own its first multi-thread call waited forever for them.
+    import multiprocessing
+    rng = np.random.default_rng(3)
+    args = _train_epoch_inputs(rng, 13, 37, 9, np.float32, "sgd")
+    with team.using(2):
+        compiled.train_epoch(*args)  # the parent's pool exists
+    parent, child = multiprocessing.get_context("fork").Pipe()
+    proc = multiprocessing.get_context("fork").Process(target=_train_in_child, args=(child,))
+    proc.start()
+    ready = parent.poll(120)
+    proc.join(10 if ready else 1)
+    if proc.is_alive():
+        proc.kill()
+    assert ready, "the forked child's two-thread call did not finish"
+    assert parent.recv() == args[0].tobytes()
+
+
+def test_an_interrupt_after_the_workers_still_lays_the_weights_back(monkeypatch):
+    # Ctrl-C is delivered when the compiled workers return; the weights must
+    # still come back from the kernel's layout with the biases they were
+    # stepped with, or the net would be a slice of training out of step.
+    rng = np.random.default_rng(4)
+    args = _train_epoch_inputs(rng, 13, 37, 9, np.float32, "adam")
+    clean = [x.copy() if isinstance(x, np.ndarray) else x for x in args]
+    compiled.train_epoch(*clean)
+    real = team.run
+
+    def interrupted(*a, **kw):
+        real(*a, **kw)
+        raise KeyboardInterrupt
+    monkeypatch.setattr(team, "run", interrupted)
+    hit = [x.copy() if isinstance(x, np.ndarray) else x for x in args]
+    with pytest.raises(KeyboardInterrupt):
+        compiled.train_epoch(*hit)
+    assert hit[0].tobytes() == clean[0].tobytes() and hit[1].tobytes() == clean[1].tobytes()
+
+
+def test_a_batch_larger_than_the_data_is_one_step_of_all_of_it():
+    rng = np.random.default_rng(8)
+    args = _train_epoch_inputs(rng, 13, 37, 9, np.float32, "sgd")
+    n = args[11].shape[0]
+    one = [x.copy() if isinstance(x, np.ndarray) else x for x in args]
+    one[12], one[13] = n, one[13][:1]
+    huge = [x.copy() if isinstance(x, np.ndarray) else x for x in one]
+    huge[12] = 10 ** 9  # sized by the rows there are, not by the batch size asked for
+    c1, c2 = compiled.train_epoch(*one), compiled.train_epoch(*huge)
+    assert one[0].tobytes() == huge[0].tobytes() and c1.tobytes() == c2.tobytes()
