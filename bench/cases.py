@@ -135,3 +135,49 @@ class Case:
             compiles = sum(e["compiles"] for e in self.epochs)
             assert compiles == 0, f"{self.impl}: XLA compiled {compiles} time(s) during the timed rounds"
         return self.info
+
+
+class Alternating:
+    """Two checked cases timed by turns, for ``benchmark.pedantic``: each
+    round runs both epochs, ``first`` then ``second`` in even rounds and the
+    other way round in odd ones, from fresh initial weights (``setup``, not
+    timed). ``seconds[i]`` holds case i's epoch time of every round; the
+    ratio to quote is of the fastest of each (``best``).
+
+    On this shared machine two-thread work runs at one of two speeds for
+    seconds to minutes at a time; cases timed minutes apart can meet
+    different ones (one full run timed the fused batch-64 epoch at 196k
+    samples/s and JAX's at 299k, where the two taking turns ran 290-370k and
+    about 300k). Taking turns, both meet the same states of the machine."""
+
+    def __init__(self, first, second):
+        self.cases = (first, second)
+        self.seconds = ([], [])
+        self._round = 0
+
+    def rounds(self):
+        return max(case.rounds() for case in self.cases)
+
+    def setup(self):
+        return tuple(case.setup() for case in self.cases), {}
+
+    def fn(self, *prepared):
+        turn = (0, 1) if self._round % 2 == 0 else (1, 0)
+        self._round += 1
+        for i in turn:
+            args, kwargs = prepared[i]
+            t0 = time.perf_counter()
+            self.cases[i].fn(*args, **kwargs)
+            self.seconds[i].append(time.perf_counter() - t0)
+
+    def best(self):
+        """The fastest epoch of each case, seconds: (first, second)."""
+        return tuple(min(s) for s in self.seconds)
+
+    def finish(self):
+        """extra_info for the report (``kind`` "alternating")."""
+        first, second = (case.finish() for case in self.cases)
+        return {"kind": "alternating", "arch": first["arch"], "dtype": first["dtype"],
+                "batch_size": first["batch_size"], "threads": first["threads"], "samples": first["samples"],
+                "impls": [first["impl"], second["impl"]], "best_seconds": list(self.best()),
+                "seconds": [list(s) for s in self.seconds]}

@@ -75,8 +75,39 @@ def build_rows(data, torch_installed=True, jax_installed=True, sklearn_installed
              for arch, dtype, batch in seen for impl in missing]
     order = {name: i for i, name in enumerate(IMPLS)}
     rows.sort(key=lambda r: (r["arch"], r["dtype"], r["batch"], r["load"], order.get(r["impl"], 99)))
+    rows += alternating_rows(data)
     rows += sklearn_rows(data, SW.sklearn_available() if sklearn_installed is None else sklearn_installed)
     return rows, gemm
+
+
+def alternating_rows(data):
+    """jitprop and JAX timed by turns (``kind`` "alternating",
+    ``bench/test_alternating.py``): one row per network, dtype and batch with
+    each side's fastest epoch as samples/s and their ratio."""
+    rows = []
+    for b in data["benchmarks"]:
+        e = b["extra_info"]
+        if e.get("kind") == "alternating":
+            ours, peer = (e["samples"] / s for s in e["best_seconds"])
+            rows.append({"kind": "alternating", "arch": e["arch"], "dtype": e["dtype"], "batch": e["batch_size"],
+                         "threads": e["threads"], "rounds": len(e["seconds"][0]), "impl": e["impls"][0],
+                         "peer": e["impls"][1], "samples_per_second": ours, "peer_samples_per_second": peer,
+                         "ratio": ours / peer})
+    return sorted(rows, key=lambda r: (r["arch"], r["dtype"], r["batch"]))
+
+
+def format_alternating(rows):
+    """The table of ``alternating_rows``."""
+    lines = [f"jitprop and {JAX_PEER} by turns: each round runs both epochs (the order alternating), "
+             "from the same weights; fastest round of each"]
+    head = (f"{'network':<8} {'dtype':<8} {'batch':>5} {'thr':>3} {'rounds':>6} {'jitprop':<15} "
+            f"{'samples/s':>13} {JAX_PEER + ' samples/s':>19} {'x jax':>7}")
+    lines += [head, "-" * len(head)]
+    for r in rows:
+        lines.append(f"{r['arch']:<8} {r['dtype']:<8} {r['batch']:>5} {r['threads']:>3} {r['rounds']:>6} "
+                     f"{r['impl']:<15} {r['samples_per_second']:>13,.0f} {r['peer_samples_per_second']:>19,.0f} "
+                     f"{r['ratio']:>7.2f}")
+    return "\n".join(lines)
 
 
 def sklearn_rows(data, installed=True):
@@ -126,7 +157,8 @@ def _label(r):
 
 def format_table(rows, gemm, peers=None):
     side = [r for r in rows if r.get("kind") == "sklearn"]
-    rows = [r for r in rows if r.get("kind") != "sklearn"]
+    turns = [r for r in rows if r.get("kind") == "alternating"]
+    rows = [r for r in rows if r.get("kind") not in ("sklearn", "alternating")]
     w = max([15] + [len(_label(r)) for r in rows])
     head = (f"{'network':<8} {'impl':<{w}} {'dtype':<8} {'batch':>5} {'thr':>3} {'samples/s':>13} "
             f"{'x per-sample':>12} {'x torch':>13} {'x jax':>13} {'GFLOP/s':>8} {'% GEMM':>7} {'warm-up s':>9}")
@@ -151,6 +183,8 @@ def format_table(rows, gemm, peers=None):
                          f"its {quiet:,.0f} without the load")
     for dt, g in sorted(gemm.items()):
         lines.append(f"GEMM rate {dt}: {g:.1f} GFLOP/s (2048 x 2048, all cores, NumPy's BLAS)")
+    if turns:
+        lines += ["", format_alternating(turns)]
     if side:
         lines += ["", format_sklearn(side)]
     if peers:
@@ -202,7 +236,7 @@ def plot(rows, path):
         import matplotlib.pyplot as plt
     except ImportError as exc:
         raise ImportError('--plot needs matplotlib: pip install "jitprop[plot]"') from exc
-    rows = [r for r in rows if r.get("kind") != "sklearn"]  # the side by side is in the table only
+    rows = [r for r in rows if r.get("kind") not in ("sklearn", "alternating")]  # those are in the table only
     rows = [r for r in rows if not r["load"]]  # the machine as it is; loaded rows are in the table
     panels = sorted({(r["arch"], r["dtype"]) for r in rows if r["samples_per_second"]})
     ncols = min(2, len(panels))

@@ -258,3 +258,62 @@ def test_report_plot_leaves_out_the_side_by_side(tmp_path):
     rows, _ = report.build_rows(sklearn_json(), sklearn_installed=True)
     report.plot(rows, tmp_path / "p.png")
     assert (tmp_path / "p.png").stat().st_size > 0
+
+
+def _turns(arch, dtype, batch, samples, first, second):
+    return {"stats": {"min": first + second, "median": 2 * (first + second)},
+            "extra_info": {"kind": "alternating", "arch": arch, "dtype": dtype, "batch_size": batch, "threads": 2,
+                           "samples": samples, "impls": ["fused", "jax-scan"], "best_seconds": [first, second],
+                           "seconds": [[first, 2 * first, 1.5 * first], [2 * second, second, second]]}}
+
+
+def test_report_has_the_by_turns_table_and_keeps_it_out_of_the_rest(tmp_path):
+    data = small_json()
+    data["benchmarks"] += [_turns("seed", "float32", 64, 1000, 0.004, 0.005),
+                           _turns("seed", "float32", 12, 1000, 0.01, 0.008)]
+    rows, gemm = report.build_rows(data)
+    turns = [r for r in rows if r.get("kind") == "alternating"]
+    assert [(r["batch"], r["rounds"]) for r in turns] == [(12, 3), (64, 3)]  # sorted by batch
+    assert turns[1]["samples_per_second"] == pytest.approx(250_000)       # the fastest round, not the median
+    assert turns[1]["peer_samples_per_second"] == pytest.approx(200_000)
+    assert turns[1]["ratio"] == pytest.approx(1.25) and turns[0]["ratio"] == pytest.approx(0.8)
+    table = report.format_table(rows, gemm)
+    block = table[table.index("jitprop and jax-scan by turns"):].splitlines()
+    assert "250,000" in block[4] and "200,000" in block[4] and block[4].endswith("1.25")
+    main_table = table[:table.index("jitprop and jax-scan by turns")]
+    assert "250,000" not in main_table  # not a row of the main table
+    assert report.case_key(data["benchmarks"][-1])[0] == "alternating"
+
+
+def test_alternating_cases_take_turns_from_fresh_weights():
+    """Two real cases (fused and jit, seed network, float64) timed by turns:
+    the order alternates, each side gets one time per round, each round
+    starts from the initial weights, and the report's extra_info has the
+    fastest of each."""
+    from jitprop.bench.cases import Alternating, Case
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((300, 784))
+    y = rng.integers(0, 10, 300)
+    fused = Case("seed", "fused", "float64", 12, x, y, threads=1)
+    jit = Case("seed", "jit", "float64", 12, x, y, threads=1)
+    pair = Alternating(fused, jit)
+    calls, trained = [], []
+    for case in pair.cases:
+        def fn(*args, _case=case, _fn=case.fn):
+            calls.append(_case.impl)
+            before = args[0].params.copy()
+            _fn(*args)
+            trained.append((before, args[0].params.copy()))
+        case.fn = fn
+    start = workloads.make_net("seed", "float64")[0].params
+    for _ in range(3):
+        args, kwargs = pair.setup()
+        pair.fn(*args, **kwargs)
+    assert calls == ["fused", "jit", "jit", "fused", "fused", "jit"]
+    assert all(np.array_equal(before, start) and not np.array_equal(after, start) for before, after in trained)
+    np.testing.assert_allclose(trained[0][1], trained[1][1], rtol=1e-9, atol=1e-10)  # both trained the same
+    assert [len(s) for s in pair.seconds] == [3, 3]
+    info = pair.finish()
+    assert info["kind"] == "alternating" and info["impls"] == ["fused", "jit"]
+    assert info["best_seconds"] == [min(pair.seconds[0]), min(pair.seconds[1])]
+    assert info["samples"] == 300 and info["batch_size"] == 12 and info["threads"] == 1
