@@ -30,6 +30,13 @@ def batches_for(impl):
     return (1,) if impl.startswith("per-sample") else BATCHES
 
 
+def jitprop_side(batch_size):
+    """jitprop's implementation against JAX's lax.scan epoch at a batch size
+    (``test_alternating.py``): the compiled per-sample loop at batch 1, the
+    whole-epoch kernel above."""
+    return "per-sample-jit" if batch_size == 1 else "fused"
+
+
 def make_net(arch, dtype, seed=0):
     a = ARCHS[arch]
     output = "softmax" if a["cost"] == "cross-entropy" else "sigmoid"
