@@ -11,6 +11,7 @@ from jitprop.bench import jax_workloads as JW
 from jitprop.bench import sklearn_workloads as SW
 from jitprop.bench import workloads as W
 from jitprop.bench.busy import LOADED
+from jitprop.bench.report import JAX_PEER
 
 
 def pytest_addoption(parser):
@@ -52,8 +53,8 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize("sklearn_case", cases, ids=[f"{p}-t{t}" for t, p in cases])
     if "alternating_workload" in metafunc.fixturenames:
         # jitprop and JAX by turns: when JAX is installed and both sides are asked for
-        cases = [(arch, dtype, b) for arch in archs for dtype in dtypes for b in W.batches_for("fused")
-                 if "jax-scan" in impls and W.jitprop_side(b) in impls]
+        cases = [(arch, dtype, b) for arch in archs for dtype in dtypes for b in W.BATCHES
+                 if JAX_PEER in impls and W.jitprop_side(b) in impls]
         metafunc.parametrize("alternating_workload", cases, ids=[f"{a}-{d}-b{b}-by-turns" for a, d, b in cases])
     if "loaded_workload" in metafunc.fixturenames:
         cases = [c for c in LOADED if c[0] in archs and c[1] in impls and c[2] in dtypes]

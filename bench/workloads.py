@@ -33,7 +33,8 @@ def batches_for(impl):
 def jitprop_side(batch_size):
     """jitprop's implementation against JAX's lax.scan epoch at a batch size
     (``test_alternating.py``): the compiled per-sample loop at batch 1, the
-    whole-epoch kernel above."""
+    whole-epoch kernel above, as ``jitprop.model.impls.default_impl`` picks
+    for a plain network."""
     return "per-sample-jit" if batch_size == 1 else "fused"
 
 

@@ -1,4 +1,4 @@
-"""How many threads BLAS and Numba use.
+"""How many threads BLAS and the whole-epoch kernels (``kernels/team.py``) use.
 
 With small minibatches each matrix product is tiny and handing it to a
 second thread can cost more than it saves, while larger ones gain. So the
@@ -45,14 +45,19 @@ def uses_blas(impl):
 @contextlib.contextmanager
 def limit_threads(n, blas=True):
     """Run the block with ``n`` threads for the whole-epoch kernels
-    (``jitprop.kernels.team``; by default Numba's configured count,
-    ``NUMBA_NUM_THREADS``) and, with ``blas``, ``n`` BLAS threads (loading
+    (``jitprop.kernels.team``), at most Numba's configured count
+    (``NUMBA_NUM_THREADS``: by default the CPUs the process may use), and,
+    with ``blas``, ``n`` BLAS threads (loading
     SciPy's BLAS, which Numba's ``np.dot`` calls, first so it is limited
     too: 0.1 s of start-up a run without BLAS does without)."""
+    import numba
+
     from jitprop.kernels import team
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"threads: expected an integer >= 1, got {n!r}")
-    with team.using(n):
+    # at most Numba's count (the CPUs the process may use, or NUMBA_NUM_THREADS): the team's
+    # threads spin while they wait, and more of them than cores only take turns
+    with team.using(min(n, numba.config.NUMBA_NUM_THREADS)):
         if blas:
             import scipy.linalg.cython_blas  # noqa: F401
             from threadpoolctl import threadpool_limits

@@ -180,5 +180,5 @@ def network_forward(out, params, sizes, acts, x, batch_size):
     if not params.flags.writeable:  # the worker's type has writable parameters (training writes them)
         params = params.copy()
     run_team(params, np.zeros((0, params.shape[0]), params.dtype), sizes, acts, 0, 0, np.zeros(7), 0, False, x,
-             np.zeros((1, int(sizes[-1])), params.dtype), np.arange(n, dtype=np.int64), max(1, min(batch_size, n)),
+             np.zeros((1, int(sizes[-1])), params.dtype), np.arange(n, dtype=np.int64), batch_size,
              np.zeros(1), np.zeros(1), out, False)

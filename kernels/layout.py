@@ -14,8 +14,9 @@ outer-product form (``gemm.py``); the optimizer's state for them likewise.
 WT is stored by tile column: the ``pad`` values of every row of the first
 tile column, then the next tile column, so a product streams through
 contiguous memory. The input gradient needs the weights the other way
-round, so the layers after the first also get a copy W (n_out, Ip) stored
-by tile column of its inputs, refreshed by the kernel after every update.
+round, so for the minibatch kernel (``tile_plan(copies=True)``) the layers
+after the first also get a copy W (n_out, Ip) stored by tile column of its
+inputs, refreshed by the kernel after every update.
 Biases and their state stay in the flat buffers. ``tile_plan`` says where
 everything is; ``lay_out`` and ``lay_back`` copy between the layouts.
 """

@@ -259,7 +259,7 @@ def _splat(context, builder, vty, val, valty):
                                   ir.Constant(ir.VectorType(ir.IntType(32), vty.lanes), [0] * vty.lanes))
 
 
-# Operators, so scalar rules (the optimizers', the activations') run on vectors.
+# Operators, so the optimizers' scalar rules run on vectors.
 def _overload_op(pyop, vop):
     @overload(pyop, inline="always")
     def impl(a, b):

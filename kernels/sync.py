@@ -1,8 +1,8 @@
 """Atomic counters and waiting, for the threads of the whole-epoch kernel.
 
-The threads share work through two int64 counters (``epoch.py``): tasks are
-claimed with ``atomic_add`` on one and reported done on the other, and a
-thread waits with :func:`wait_until` until enough tasks are done. No lock,
+The threads share work through int64 counters (``worker.py``): tasks are
+claimed with ``atomic_add`` on a counter per thread's share and reported
+done on a shared one, and a thread waits with :func:`wait_until` until enough tasks are done. No lock,
 no condition variable: the threads spin a short while (``cpu_relax``, the
 x86 ``pause``), then give the core away (``sched_yield``) while they wait, so
 a thread that waits for one that a neighbouring process has pushed off its

@@ -47,7 +47,10 @@ def threads():
 
 @contextlib.contextmanager
 def using(n):
-    """Runs in the block on this thread use ``n`` threads."""
+    """Runs in the block on this thread use ``n`` threads (any count: tests
+    run more threads than cores; ``jitprop.threads.limit_threads`` caps it)."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"threads: expected an integer >= 1, got {n!r}")
     before = getattr(_local, "threads", None)
     _local.threads = n
     try:

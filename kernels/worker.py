@@ -33,7 +33,7 @@ from jitprop.kernels.sync import atomic_add, atomic_load, cycles, wait_until
 TILE_VECTORS = 2  # a tile column is 2 vectors wide (the micro-kernels' width)
 
 # Counters in ``sync``, a cache line apart: tasks done, non-zero when a
-# thread failed, then each thread's count of claims from its share, then
+# thread failed or the run was interrupted (stop), then each thread's count of claims from its share, then
 # each thread's time-stamp cycles spent waiting for the others, then in all
 # (``team.record``).
 DONE, STOP, CLAIM = 0, 8, 16
@@ -347,7 +347,7 @@ def run_team(params, state, sizes, acts, loss_kind, opt_kind, hyper, step, mean_
     ``team.threads()``), the weights laid out for it and back."""
     from jitprop.kernels import team
     threads = team.threads() if threads is None else threads
-    batch_size = min(batch_size, max(1, order.shape[0]))  # one step of all the rows: the same bits, buffers to fit
+    batch_size = max(1, min(batch_size, order.shape[0]))  # one step of all the rows: the same bits, buffers to fit
     plan, n_wt, n_ws = tile_plan(sizes, batch_size, params.dtype, TILE_VECTORS)
     wt = aligned_zeros(n_wt, params.dtype)
     st = np.zeros((state.shape[0], n_wt), params.dtype)

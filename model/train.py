@@ -174,7 +174,11 @@ def train(net, cost, x_train, y_train, x_val=None, y_val=None, *, epochs=1, batc
     pass the same optimizer (with its state loaded), ``start_epoch`` (the
     first epoch still to run) and that ``rng_state``. Raises
     ``TrainingDiverged`` (naming the epoch and step) as soon as a cost is not
-    finite, before that step's update.
+    finite, before that step's update. Ctrl-C (``KeyboardInterrupt``) ends
+    the call between two slices of an epoch, the weights those of the last
+    finished slice (never half a step), but the optimizer's step count and
+    the schedule may lag them by that slice: continue from an ``on_epoch``
+    state, as ``jitprop.Session`` and ``jitprop train --resume`` do.
 
     Threads: ``fused`` runs on ``jitprop.threads.limit_threads(n)``'s count
     (default: all cores) and gives the same bits at any count; it drops to

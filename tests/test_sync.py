@@ -43,7 +43,7 @@ def _ping(counters, tid):
         wait_until(counters, 8, 2, 16)
 
 
-def test_waiting_sees_another_threads_store():
+def test_waiting_sees_another_threads_atomic_add():
     counters = np.zeros(24, np.int64)
     team.run(_ping, 2, (counters,), counters, 16)
     assert counters[0] == 1 and counters[8] == 2
@@ -192,3 +192,65 @@ def test_a_batch_larger_than_the_data_is_one_step_of_all_of_it():
     huge[12] = 10 ** 9  # sized by the rows there are, not by the batch size asked for
     c1, c2 = compiled.train_epoch(*one), compiled.train_epoch(*huge)
     assert one[0].tobytes() == huge[0].tobytes() and c1.tobytes() == c2.tobytes()
+
+
+def test_an_interrupt_of_the_calling_thread_still_waits_for_the_helpers():
+    # Ctrl-C raised on the calling thread (worker 0) must set stop and wait
+    # for every helper before it propagates: a helper still running would
+    # write the weights after they were laid back.
+    import time
+    counters = np.zeros(24, np.int64)
+    finished = []
+
+    def worker(counters, tid):
+        if tid == 0:
+            raise KeyboardInterrupt
+        while counters[16] == 0:  # until told to stop
+            time.sleep(0.001)
+        time.sleep(0.05)
+        finished.append(tid)
+
+    with pytest.raises(KeyboardInterrupt):
+        team.run(worker, 3, (counters,), counters, 16)
+    assert sorted(finished) == [1, 2] and counters[16] == 1
+
+
+def test_team_counts_are_checked_and_limit_threads_caps_them():
+    import numba
+
+    from jitprop.threads import limit_threads
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="threads: expected an integer >= 1"):
+            with team.using(bad):
+                pass
+    with limit_threads(numba.config.NUMBA_NUM_THREADS + 7, blas=False):
+        assert team.threads() == numba.config.NUMBA_NUM_THREADS  # no more spinning threads than Numba's count
+    with team.using(numba.config.NUMBA_NUM_THREADS + 2):  # the team itself takes any count (the tests above)
+        assert team.threads() == numba.config.NUMBA_NUM_THREADS + 2
+
+
+def test_ctrl_c_while_waiting_for_the_helpers_stops_them_and_still_waits():
+    # Ctrl-C arrives while the calling thread waits for a helper: the helper
+    # is told to stop (it would otherwise wait for worker 0 forever) and run
+    # returns only once it has.
+    import signal
+    import time
+    main = threading.main_thread().ident
+    counters = np.zeros(24, np.int64)
+    finished = []
+
+    def worker(counters, tid):
+        if tid == 0:
+            return
+        time.sleep(0.05)  # the calling thread is waiting by now
+        signal.pthread_kill(main, signal.SIGINT)
+        deadline = time.monotonic() + 5
+        while counters[16] == 0 and time.monotonic() < deadline:
+            time.sleep(0.001)
+        time.sleep(0.05)
+        finished.append(counters[16])
+
+    assert threading.current_thread() is threading.main_thread()
+    with pytest.raises(KeyboardInterrupt):
+        team.run(worker, 2, (counters,), counters, 16)
+    assert finished == [1]  # the helper saw stop, and run waited for it
