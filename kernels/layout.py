@@ -18,8 +18,11 @@ round, so for the minibatch kernel (``tile_plan(copies=True)``) the layers
 after the first also get a copy W (n_out, Ip) stored by tile column of its
 inputs, refreshed by the kernel after every update.
 Biases and their state stay in the flat buffers. ``tile_plan`` says where
-everything is; ``lay_out`` and ``lay_back`` copy between the layouts.
+everything is; ``lay_out`` and ``lay_back`` copy between the layouts, and
+``laid_out`` does both around the call of a worker.
 """
+import contextlib
+
 import numpy as np
 
 from jitprop.kernels.simd import VEC_BYTES
@@ -122,3 +125,22 @@ def lay_back(params, state, wt, st, plan, pad):
             flat, tiled = flat.reshape(n_out, n_in), tiled.reshape(op // pad, n_in, pad)
             for j, o0 in enumerate(range(0, n_out, pad)):
                 flat[o0:o0 + pad] = tiled[j, :, :min(pad, n_out - o0)].T
+
+
+@contextlib.contextmanager
+def laid_out(params, state, sizes, batch_size, tile_vectors, copies=True, write_back=True):
+    """The block runs with the weights and the optimizer state laid out
+    (``tile_plan``, ``lay_out``): yields (plan, wt, st, ws). With
+    ``write_back`` they are laid back when the block ends, however it ends:
+    Ctrl-C lands once the compiled workers return, and the weights must still
+    go back to sit with the biases they were stepped with."""
+    plan, n_wt, n_ws = tile_plan(sizes, batch_size, params.dtype, tile_vectors, copies)
+    wt, ws = aligned_zeros(n_wt, params.dtype), aligned_zeros(n_ws, params.dtype)
+    st = np.zeros((state.shape[0], n_wt), params.dtype)
+    pad = tile_width(params.dtype, tile_vectors)
+    lay_out(params, state, wt, st, ws, plan, pad)
+    try:
+        yield plan, wt, st, ws
+    finally:
+        if write_back:
+            lay_back(params, state, wt, st, plan, pad)

@@ -8,7 +8,7 @@ from jitprop.kernels.activations import activation_gradient_cols, bias_activatio
 from jitprop.kernels.config import jit
 from jitprop.kernels.gemm import sample_forward, sample_update
 from jitprop.kernels.layout import (
-    P_A, P_B, P_DZ, P_IN, P_IP, P_OP, P_OUT, P_WT, aligned_zeros, lay_back, lay_out, tile_plan, tile_width,
+    P_A, P_B, P_DZ, P_IN, P_IP, P_OP, P_OUT, P_WT, laid_out,
 )
 from jitprop.kernels.losses import batch_cost
 from jitprop.kernels.optimizers import step_constants, update_scaled
@@ -72,13 +72,7 @@ def _per_sample_worker(params, state, acts, loss_kind, opt_kind, hyper, step, xf
 
 def run_per_sample(params, state, sizes, acts, loss_kind, opt_kind, hyper, step, x, y, order, lrs, costs):
     """Lay the weights out, run ``_per_sample_worker``, lay them back."""
-    plan, n_wt, n_ws = tile_plan(sizes, 1, params.dtype, SAMPLE_VECTORS, copies=False)  # its updates take d_in
-    wt, st, ws = aligned_zeros(n_wt, params.dtype), np.zeros((state.shape[0], n_wt), params.dtype), \
-        aligned_zeros(n_ws, params.dtype)
-    group = tile_width(params.dtype, SAMPLE_VECTORS)
-    lay_out(params, state, wt, st, ws, plan, group)
-    try:
+    # no W copies: its updates take the input gradient on the way
+    with laid_out(params, state, sizes, 1, SAMPLE_VECTORS, copies=False) as (plan, wt, st, ws):
         _per_sample_worker(params, state, acts, loss_kind, opt_kind, hyper, step, x.reshape(-1), y, order, lrs,
                            costs, plan, wt, st, ws, np.empty(order.shape[0]))
-    finally:  # (Ctrl-C lands once the worker is done: the weights still go back with the biases)
-        lay_back(params, state, wt, st, plan, group)

@@ -22,8 +22,7 @@ from jitprop.kernels.activations import IDENTITY, activation_gradient_cols, bias
 from jitprop.kernels.config import jit, jit_inline, jit_leaf
 from jitprop.kernels.gemm import TILE_ROWS, UPDATE_ROWS, rows_tile, step_value, update_row, update_tile
 from jitprop.kernels.layout import (
-    P_A, P_B, P_BS, P_DZ, P_IN, P_IP, P_OP, P_OUT, P_WC, P_WT, aligned_zeros, lay_back, lay_out, tile_plan,
-    tile_width,
+    P_A, P_B, P_BS, P_DZ, P_IN, P_IP, P_OP, P_OUT, P_WC, P_WT, laid_out,
 )
 from jitprop.kernels.losses import SOFTMAX_CE, batch_cost, mse_row, softmax_cross_entropy_row
 from jitprop.kernels.optimizers import step_constants
@@ -348,19 +347,10 @@ def run_team(params, state, sizes, acts, loss_kind, opt_kind, hyper, step, mean_
     from jitprop.kernels import team
     threads = team.threads() if threads is None else threads
     batch_size = max(1, min(batch_size, order.shape[0]))  # one step of all the rows: the same bits, buffers to fit
-    plan, n_wt, n_ws = tile_plan(sizes, batch_size, params.dtype, TILE_VECTORS)
-    wt = aligned_zeros(n_wt, params.dtype)
-    st = np.zeros((state.shape[0], n_wt), params.dtype)
-    ws = aligned_zeros(n_ws, params.dtype)
     sync = np.zeros(sync_size(threads), np.int64)
-    pad = tile_width(params.dtype, TILE_VECTORS)
-    lay_out(params, state, wt, st, ws, plan, pad)
-    args = (params, state, acts, loss_kind, opt_kind, hyper, step, bool(mean_loss), x.reshape(-1), y,
-            np.ascontiguousarray(order, np.int64), batch_size, lrs, costs, out, training, plan, wt, st, ws,
-            np.arange(batch_size, dtype=np.int64), np.empty(order.shape[0] if training else 0), sync, threads)
-    try:
+    with laid_out(params, state, sizes, batch_size, TILE_VECTORS, write_back=training) as (plan, wt, st, ws):
+        args = (params, state, acts, loss_kind, opt_kind, hyper, step, bool(mean_loss), x.reshape(-1), y,
+                np.ascontiguousarray(order, np.int64), batch_size, lrs, costs, out, training, plan, wt, st, ws,
+                np.arange(batch_size, dtype=np.int64), np.empty(order.shape[0] if training else 0), sync, threads)
         team.run(_epoch_worker, threads, args, sync, STOP)
-    finally:  # (Ctrl-C lands once the workers are done: the weights still go back with the biases)
-        if training:
-            lay_back(params, state, wt, st, plan, pad)
     team.record(threads, sync[CLAIM + 8 * threads:CLAIM + 16 * threads:8], sync[CLAIM + 16 * threads::8])
