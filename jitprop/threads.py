@@ -79,9 +79,16 @@ class ThreadChoice:
     thread runs for RETRY_SECONDS, then all again for a slice. Nothing is
     probed on a quiet machine, and the kernel gives the same bits at any
     thread count, so the choice changes nothing but the speed.
+
+    A slice shorter than MIN_SECONDS decides nothing: there the wait is
+    mostly the helpers starting (the first slice of an epoch, 1/20 of it, is
+    ~8 ms for the seed network at batch 64; right after one-thread work its
+    threads had waited 47% on a quiet machine, and the rest of the epoch
+    then ran on one thread: 196k samples/s instead of 330-340k).
     """
     WAIT_SHARE = 0.2
     RETRY_SECONDS = 1.0
+    MIN_SECONDS = 0.05
 
     def __init__(self, max_threads, clock=time.monotonic):
         self.max_threads = max_threads
@@ -95,10 +102,10 @@ class ThreadChoice:
             return 1
         return self.max_threads
 
-    def record(self, threads, waited_share):
-        """What a slice with ``threads`` threads did: the share of their time
-        spent waiting for each other."""
+    def record(self, threads, waited_share, seconds):
+        """What a slice with ``threads`` threads did in ``seconds``: the share
+        of their time spent waiting for each other."""
         self.history.append((threads, waited_share))
-        if threads > 1:
+        if threads > 1 and seconds >= self.MIN_SECONDS:
             self.single_until = (self.clock() + self.RETRY_SECONDS if waited_share > self.WAIT_SHARE
                                  else None)

@@ -139,9 +139,10 @@ class EpochImpl(Impl):
         else:  # the same bits at any thread count: one thread while the threads keep waiting on each other
             from jitprop.kernels import team
             threads = plan.threads.threads()
+            t0 = time.perf_counter()
             with team.using(threads):
                 costs = self._call(plan, order, lrs, plan.kernel_spec())
-            plan.threads.record(threads, team.last_run()[1])
+            plan.threads.record(threads, team.last_run()[1], time.perf_counter() - t0)
         bad = np.flatnonzero(~np.isfinite(costs))
         plan.optimizer.t += int(bad[0]) if bad.size else costs.shape[0]
         return costs

@@ -172,17 +172,28 @@ def test_the_thread_choice_drops_to_one_thread_while_the_threads_wait_on_each_ot
     choice = ThreadChoice(2, clock=lambda: now[0])
     for _ in range(5):  # quiet: the threads wait a few percent of the time
         assert choice.threads() == 2
-        choice.record(2, 0.06)
-    choice.record(2, 0.45)  # a neighbour took a core
+        choice.record(2, 0.06, 0.25)
+    choice.record(2, 0.45, 0.25)  # a neighbour took a core
     assert choice.threads() == 1
     now[0] += ThreadChoice.RETRY_SECONDS / 2
-    choice.record(1, 0.0)
+    choice.record(1, 0.0, 0.25)
     assert choice.threads() == 1
     now[0] += ThreadChoice.RETRY_SECONDS
     assert choice.threads() == 2  # tries all threads again
-    choice.record(2, 0.05)  # the neighbour has left
+    choice.record(2, 0.05, 0.25)  # the neighbour has left
     assert choice.threads() == 2
     assert ThreadChoice(1).threads() == 1
+
+
+def test_a_slice_too_short_to_judge_keeps_all_threads():
+    # An 8 ms first slice whose threads waited 47% while the helpers started
+    # had sent a quiet run's whole epoch to one thread.
+    from jitprop.threads import ThreadChoice
+    choice = ThreadChoice(2, clock=lambda: 0.0)
+    choice.record(2, 0.47, 0.008)
+    assert choice.threads() == 2
+    choice.record(2, 0.47, ThreadChoice.MIN_SECONDS)
+    assert choice.threads() == 1
 
 
 def test_the_fused_kernel_reports_how_long_its_threads_waited():
