@@ -145,10 +145,8 @@ class Alternating:
     ratio to quote is of the fastest of each (``best``).
 
     On this shared machine two-thread work runs at one of two speeds for
-    seconds to minutes at a time; cases timed minutes apart can meet
-    different ones (one full run timed the fused batch-64 epoch at 196k
-    samples/s and JAX's at 299k, where the two taking turns ran 290-370k and
-    about 300k). Taking turns, both meet the same states of the machine."""
+    seconds to minutes at a time, and cases timed minutes apart can meet
+    different ones. Taking turns, both meet the same states of the machine."""
 
     def __init__(self, first, second):
         self.cases = (first, second)
