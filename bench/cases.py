@@ -23,6 +23,7 @@ from jitprop.bench import flops as F
 from jitprop.bench import workloads as W
 from jitprop.bench.jax_workloads import JAX_IMPLS
 from jitprop.bench.rounds import rounds_for
+from jitprop.threads import limit_threads
 
 CHECK_ROWS = 240
 # Same tolerances as tests/test_train.py: summation order only.
@@ -146,10 +147,15 @@ class Alternating:
 
     On this shared machine two-thread work runs at one of two speeds for
     seconds to minutes at a time, and cases timed minutes apart can meet
-    different ones. Taking turns, both meet the same states of the machine."""
+    different ones. Taking turns, both meet the same states of the machine.
 
-    def __init__(self, first, second):
+    Each epoch runs at its own case's thread count (``case.threads``), so
+    the sides may differ: ``test_shared.py`` pairs jitprop's two-thread and
+    one-thread epochs with a neighbour running (``load``, for the report)."""
+
+    def __init__(self, first, second, load=""):
         self.cases = (first, second)
+        self.load = load
         self.seconds = ([], [])
         self._round = 0
 
@@ -164,9 +170,10 @@ class Alternating:
         self._round += 1
         for i in turn:
             args, kwargs = prepared[i]
-            t0 = time.perf_counter()
-            self.cases[i].fn(*args, **kwargs)
-            self.seconds[i].append(time.perf_counter() - t0)
+            with limit_threads(self.cases[i].threads):  # each side at its own count (set outside the timing)
+                t0 = time.perf_counter()
+                self.cases[i].fn(*args, **kwargs)
+                self.seconds[i].append(time.perf_counter() - t0)
 
     def best(self):
         """The fastest epoch of each case, seconds: (first, second)."""
@@ -177,5 +184,5 @@ class Alternating:
         first, second = (case.finish() for case in self.cases)
         return {"kind": "alternating", "arch": first["arch"], "dtype": first["dtype"],
                 "batch_size": first["batch_size"], "threads": first["threads"], "samples": first["samples"],
-                "impls": [first["impl"], second["impl"]], "best_seconds": list(self.best()),
-                "seconds": [list(s) for s in self.seconds]}
+                "impls": [first["impl"], second["impl"]], "threads_each": [first["threads"], second["threads"]],
+                "load": self.load, "best_seconds": list(self.best()), "seconds": [list(s) for s in self.seconds]}

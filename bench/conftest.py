@@ -10,7 +10,7 @@ import pytest
 from jitprop.bench import jax_workloads as JW
 from jitprop.bench import sklearn_workloads as SW
 from jitprop.bench import workloads as W
-from jitprop.bench.busy import LOADED
+from jitprop.bench.busy import LOADED, LOADED_BY_TURNS
 from jitprop.bench.report import JAX_PEER
 
 
@@ -59,11 +59,16 @@ def pytest_generate_tests(metafunc):
     if "loaded_workload" in metafunc.fixturenames:
         cases = [c for c in LOADED if c[0] in archs and c[1] in impls and c[2] in dtypes]
         metafunc.parametrize("loaded_workload", cases, ids=[f"{a}-{i}-{d}-b{b}-t{t}-busy" for a, i, d, b, t in cases])
+    if "loaded_pair_workload" in metafunc.fixturenames:
+        cases = [c for c in LOADED_BY_TURNS if c[0] in archs and c[1] in impls and c[2] in dtypes]
+        metafunc.parametrize("loaded_pair_workload", cases,
+                             ids=[f"{a}-{i}-{d}-b{b}-t2-t1-busy-by-turns" for a, i, d, b in cases])
 
 
 def pytest_collection_modifyitems(config, items):
     """The shared-machine cases last: after the quiet cases they are compared to."""
-    items.sort(key=lambda item: "loaded_workload" in getattr(item, "fixturenames", ()))
+    loaded = {"loaded_workload", "loaded_pair_workload"}
+    items.sort(key=lambda item: bool(loaded & set(getattr(item, "fixturenames", ()))))
 
 
 def pytest_benchmark_update_machine_info(config, machine_info):

@@ -90,23 +90,47 @@ def alternating_rows(data):
         if e.get("kind") == "alternating":
             ours, peer = (e["samples"] / s for s in e["best_seconds"])
             rows.append({"kind": "alternating", "arch": e["arch"], "dtype": e["dtype"], "batch": e["batch_size"],
-                         "threads": e["threads"], "rounds": len(e["seconds"][0]), "impl": e["impls"][0],
+                         "threads": e["threads"], "threads_each": e.get("threads_each", [e["threads"]] * 2),
+                         "load": e.get("load", ""), "rounds": len(e["seconds"][0]), "impl": e["impls"][0],
                          "peer": e["impls"][1], "samples_per_second": ours, "peer_samples_per_second": peer,
                          "ratio": ours / peer})
-    return sorted(rows, key=lambda r: (r["arch"], r["dtype"], r["batch"]))
+    return sorted(rows, key=lambda r: (r["load"], r["arch"], r["dtype"], r["batch"]))
 
 
 def format_alternating(rows):
-    """The table of ``alternating_rows``."""
-    lines = [f"jitprop and {JAX_PEER} by turns: each round runs both epochs (the order alternating), "
-             "from the same weights; fastest round of each"]
-    head = (f"{'network':<8} {'dtype':<8} {'batch':>5} {'thr':>3} {'rounds':>6} {'jitprop':<15} "
-            f"{'samples/s':>13} {JAX_PEER + ' samples/s':>19} {'x jax':>7}")
-    lines += [head, "-" * len(head)]
+    """The tables of ``alternating_rows``: jitprop against JAX, then any
+    pair timed under a load (``format_loaded_turns``)."""
+    loaded = [r for r in rows if r["load"]]
+    rows = [r for r in rows if not r["load"]]
+    lines = []
+    if rows:
+        lines = [f"jitprop and {JAX_PEER} by turns: each round runs both epochs (the order alternating), "
+                 "from the same weights; fastest round of each"]
+        head = (f"{'network':<8} {'dtype':<8} {'batch':>5} {'thr':>3} {'rounds':>6} {'jitprop':<15} "
+                f"{'samples/s':>13} {JAX_PEER + ' samples/s':>19} {'x jax':>7}")
+        lines += [head, "-" * len(head)]
     for r in rows:
         lines.append(f"{r['arch']:<8} {r['dtype']:<8} {r['batch']:>5} {r['threads']:>3} {r['rounds']:>6} "
                      f"{r['impl']:<15} {r['samples_per_second']:>13,.0f} {r['peer_samples_per_second']:>19,.0f} "
                      f"{r['ratio']:>7.2f}")
+    if loaded:
+        lines += ([""] if lines else []) + [format_loaded_turns(loaded)]
+    return "\n".join(lines)
+
+
+def format_loaded_turns(rows):
+    """Pairs timed by turns under a load: the same implementation at two
+    thread counts (``bench/test_shared.py``), the ratio first over second."""
+    lines = ["under load, by turns: each round runs the epoch at both thread counts (the order alternating), "
+             "from the same weights; fastest round of each"]
+    head = (f"{'network':<8} {'dtype':<8} {'batch':>5} {'load':<12} {'rounds':>6} {'impl':<8} "
+            f"{'threads':>7} {'samples/s':>11} {'threads':>7} {'samples/s':>11} {'ratio':>6}")
+    lines += [head, "-" * len(head)]
+    for r in rows:
+        (t0, t1) = r["threads_each"]
+        lines.append(f"{r['arch']:<8} {r['dtype']:<8} {r['batch']:>5} {r['load']:<12} {r['rounds']:>6} "
+                     f"{r['impl']:<8} {t0:>7} {r['samples_per_second']:>11,.0f} {t1:>7} "
+                     f"{r['peer_samples_per_second']:>11,.0f} {r['ratio']:>6.2f}")
     return "\n".join(lines)
 
 

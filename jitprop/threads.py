@@ -67,45 +67,84 @@ def limit_threads(n, blas=True):
             yield n
 
 
+class Neighbour:
+    """When a neighbour was last seen taking a core: one thread until
+    ``until`` (a clock time), for every ``ThreadChoice`` sharing this. The
+    process keeps one (``NEIGHBOUR``): a neighbour a train() call saw is
+    there for the next call too (loops of short calls, one epoch each)."""
+
+    def __init__(self):
+        self.until = None
+
+
+NEIGHBOUR = Neighbour()
+
+
 class ThreadChoice:
     """Picks, slice by slice of an epoch, all the threads allowed or one, by
-    how much the threads of the last slice waited for each other.
+    how much the threads of the last slices waited for each other.
 
     On a quiet machine the whole-epoch kernel's threads wait for each other
     a few percent of the time (measured 0 to 9%). When a neighbour takes a
     core, a thread that is pushed off it holding a task keeps the others
     waiting until it runs again: 15 to 48% (measured), and two threads no
-    faster than one. So after a slice that waited more than WAIT_SHARE, one
-    thread runs for RETRY_SECONDS, then all again for a slice. Nothing is
-    probed on a quiet machine, and the kernel gives the same bits at any
-    thread count, so the choice changes nothing but the speed.
+    faster than one. So after STRIKES slices in a row that waited more than
+    WAIT_SHARE, one thread runs for RETRY_SECONDS (in this call and the
+    next ones: ``Neighbour``), then all again. Nothing is probed on a quiet
+    machine, and the kernel gives the same bits at any thread count, so the
+    choice changes nothing but the speed.
+
+    Until all threads have run a slice without waiting much (at the start,
+    and after each spell on one thread), slices are short (``slice_seconds``:
+    PROBE_SECONDS), so that a neighbour is noticed in a fraction of a second
+    instead of after the quarter-second slices of a settled run.
 
     A slice shorter than MIN_SECONDS decides nothing: there the wait is
     mostly the helpers starting (the first slice of an epoch, 1/20 of it, is
     ~8 ms for the seed network at batch 64; right after one-thread work its
     threads had waited 47% on a quiet machine, and the rest of the epoch
-    then ran on one thread: 196k samples/s instead of 330-340k).
+    then ran on one thread: 196k samples/s instead of 330-340k). Nor does one
+    slice alone: the next one at all threads after idling waited 22% on a
+    quiet machine (the other core waking), the one after 5%.
     """
     WAIT_SHARE = 0.2
     RETRY_SECONDS = 1.0
     MIN_SECONDS = 0.05
+    PROBE_SECONDS = 0.08
+    STRIKES = 2
 
-    def __init__(self, max_threads, clock=time.monotonic):
+    def __init__(self, max_threads, clock=time.monotonic, neighbour=None):
         self.max_threads = max_threads
         self.clock = clock
-        self.single_until = None  # clock time until which one thread runs
+        self.neighbour = NEIGHBOUR if neighbour is None else neighbour
+        self.strikes = 0  # decisive slices in a row whose threads waited too long
+        self.settled = False  # all threads have run a decisive slice without waiting much, since the last spell on one
         self.history = []  # (threads, share of time waited), for reports and tests
 
     def threads(self):
         """The thread count for the next slice."""
-        if self.single_until is not None and self.clock() < self.single_until:
-            return 1
-        return self.max_threads
+        until = self.neighbour.until
+        return 1 if until is not None and self.clock() < until else self.max_threads
+
+    def slice_seconds(self, settled_seconds):
+        """How long the next slice should take: PROBE_SECONDS while all threads
+        run unsettled, once a slice has been recorded (the first slice of an
+        epoch is sized by its caller), else ``settled_seconds``."""
+        if self.history and not self.settled and self.threads() > 1:
+            return self.PROBE_SECONDS
+        return settled_seconds
 
     def record(self, threads, waited_share, seconds):
         """What a slice with ``threads`` threads did in ``seconds``: the share
         of their time spent waiting for each other."""
         self.history.append((threads, waited_share))
-        if threads > 1 and seconds >= self.MIN_SECONDS:
-            self.single_until = (self.clock() + self.RETRY_SECONDS if waited_share > self.WAIT_SHARE
-                                 else None)
+        if threads <= 1 or seconds < self.MIN_SECONDS:
+            return
+        if waited_share <= self.WAIT_SHARE:
+            self.strikes, self.settled = 0, True
+            self.neighbour.until = None
+            return
+        self.strikes += 1
+        if self.strikes >= self.STRIKES:
+            self.strikes, self.settled = 0, False
+            self.neighbour.until = self.clock() + self.RETRY_SECONDS

@@ -21,10 +21,11 @@ from jitprop.model.schedules import Constant, Exponential, check_schedule
 from jitprop.progress import bar
 
 # The epoch runs in slices of its order (the same result as one call), for
-# the progress bar: the first is 1/_FIRST_SLICES of the
+# the progress bar and the thread choice: the first is 1/_FIRST_SLICES of the
 # epoch, later ones are sized from the speed so far to take about
 # _SLICE_SECONDS (each call of a whole-epoch kernel also lays the weights out
-# and back: fewer, longer calls when training is fast).
+# and back: fewer, longer calls when training is fast), shorter while the
+# thread choice is unsettled (ThreadChoice.slice_seconds).
 _FIRST_SLICES = 20
 _SLICE_SECONDS = 0.25
 
@@ -313,7 +314,8 @@ def _run_epoch(runner, plan, order, lrs, epoch, epochs, progress):
         if not np.isfinite(c).all():
             break
         s += c.shape[0]
-        per_slice = max(1, int(c.shape[0] * _SLICE_SECONDS / max(seconds, 1e-6)))
+        target = plan.threads.slice_seconds(_SLICE_SECONDS) if plan.threads is not None else _SLICE_SECONDS
+        per_slice = max(1, int(c.shape[0] * target / max(seconds, 1e-6)))
     shown.close()
     costs = np.concatenate(parts)
     return np.concatenate([costs, np.full(steps - costs.shape[0], np.nan)])

@@ -19,6 +19,14 @@ def numeric_grad(f, x, h=1e-6):
     return g
 
 
+@pytest.fixture(autouse=True)
+def _no_remembered_neighbour():
+    """Each test starts with no neighbour remembered by an earlier test's
+    training (jitprop.threads.Neighbour): a test asking for two threads gets them."""
+    from jitprop.threads import NEIGHBOUR
+    NEIGHBOUR.until = None
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)

@@ -316,3 +316,55 @@ def test_alternating_cases_take_turns_from_fresh_weights():
     assert info["kind"] == "alternating" and info["impls"] == ["fused", "jit"]
     assert info["best_seconds"] == [min(pair.seconds[0]), min(pair.seconds[1])]
     assert info["samples"] == 300 and info["batch_size"] == 12 and info["threads"] == 1
+
+
+def test_report_puts_a_loaded_pair_by_turns_in_its_own_table():
+    """Two thread counts of one implementation timed by turns with a
+    neighbour running (bench/test_shared.py): a table of its own, the ratio
+    of the first count's fastest round over the second's, not mixed into the
+    JAX table."""
+    data = small_json()
+    pair = _turns("seed", "float32", 64, 1000, 0.004, 0.005)
+    pair["extra_info"].update(impls=["fused", "fused"], threads_each=[2, 1], load="1 core busy")
+    data["benchmarks"] += [pair, _turns("seed", "float32", 64, 1000, 0.002, 0.003)]
+    rows, gemm = report.build_rows(data)
+    turns = [r for r in rows if r.get("kind") == "alternating"]
+    assert [(r["load"], r["threads_each"]) for r in turns] == [("", [2, 2]), ("1 core busy", [2, 1])]
+    assert turns[1]["ratio"] == pytest.approx(1.25)
+    table = report.format_table(rows, gemm)
+    jax_block = table[table.index("jitprop and jax-scan by turns"):table.index("under load, by turns")]
+    assert "500,000" in jax_block and "250,000" not in jax_block
+    loaded = table[table.index("under load, by turns"):].splitlines()
+    assert loaded[3].split() == ["seed", "float32", "64", "1", "core", "busy", "3", "fused",
+                                 "2", "250,000", "1", "200,000", "1.25"]
+    only = report.format_alternating([turns[1]])  # a run without JAX: no empty JAX table
+    assert only.startswith("under load, by turns") and "jax-scan" not in only
+
+
+def test_alternating_runs_each_case_at_its_own_thread_count():
+    """The pair of test_shared.py: one side on two threads, the other on
+    one, whatever the block around sets."""
+    import numba
+
+    from jitprop.bench.cases import Alternating
+    from jitprop.kernels import team
+    from jitprop.threads import limit_threads
+
+    class Side:
+        def __init__(self, threads):
+            self.threads, self.seen = threads, []
+
+        def setup(self):
+            return (), {}
+
+        def fn(self):
+            self.seen.append(team.threads())
+
+    two, one = Side(2), Side(1)
+    pair = Alternating(two, one, load="1 core busy")
+    with limit_threads(2):
+        for _ in range(2):
+            args, kwargs = pair.setup()
+            pair.fn(*args, **kwargs)
+        assert team.threads() == min(2, numba.config.NUMBA_NUM_THREADS)  # the block's count is back
+    assert two.seen == [min(2, numba.config.NUMBA_NUM_THREADS)] * 2 and one.seen == [1, 1]

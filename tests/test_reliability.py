@@ -160,20 +160,28 @@ def test_the_fused_epoch_gives_the_same_bits_at_any_thread_count(batch_size, siz
         net = jitprop.mlp(sizes, "sigmoid", "softmax", "he", seed=1, dtype=np.float32)
         opt = jitprop.Adam(1e-3) if optimizer == "adam" else jitprop.SGD(1e-3, momentum=0.9)
         with limit_threads(threads):
-            jitprop.train(net, CrossEntropy(), x, y, epochs=2, batch_size=batch_size, optimizer=opt, impl="fused",
-                          progress=False)
+            h = jitprop.train(net, CrossEntropy(), x, y, epochs=2, batch_size=batch_size, optimizer=opt,
+                              impl="fused", progress=False)
+        assert {t for t, _ in h.threads} == {threads}  # every slice ran at the count asked for
         runs.append(net.params.tobytes())
     assert runs[0] == runs[1] == runs[2]
+
+
+def _choice(now, threads=2, neighbour=None):
+    from jitprop.threads import Neighbour, ThreadChoice
+    return ThreadChoice(threads, clock=lambda: now[0], neighbour=neighbour or Neighbour())
 
 
 def test_the_thread_choice_drops_to_one_thread_while_the_threads_wait_on_each_other():
     from jitprop.threads import ThreadChoice
     now = [0.0]
-    choice = ThreadChoice(2, clock=lambda: now[0])
+    choice = _choice(now)
     for _ in range(5):  # quiet: the threads wait a few percent of the time
         assert choice.threads() == 2
         choice.record(2, 0.06, 0.25)
     choice.record(2, 0.45, 0.25)  # a neighbour took a core
+    assert choice.threads() == 2  # one slice alone does not decide
+    choice.record(2, 0.40, 0.08)
     assert choice.threads() == 1
     now[0] += ThreadChoice.RETRY_SECONDS / 2
     choice.record(1, 0.0, 0.25)
@@ -189,11 +197,76 @@ def test_a_slice_too_short_to_judge_keeps_all_threads():
     # An 8 ms first slice whose threads waited 47% while the helpers started
     # had sent a quiet run's whole epoch to one thread.
     from jitprop.threads import ThreadChoice
-    choice = ThreadChoice(2, clock=lambda: 0.0)
+    now = [0.0]
+    choice = _choice(now)
+    choice.record(2, 0.47, 0.008)
     choice.record(2, 0.47, 0.008)
     assert choice.threads() == 2
     choice.record(2, 0.47, ThreadChoice.MIN_SECONDS)
+    choice.record(2, 0.47, ThreadChoice.MIN_SECONDS)
     assert choice.threads() == 1
+
+
+def test_one_waiting_slice_after_idling_keeps_all_threads():
+    # After one-thread work the next all-thread slice of a quiet machine
+    # waited 22% (the other core waking), the one after 5%.
+    now = [0.0]
+    choice = _choice(now)
+    choice.record(2, 0.46, 0.008)
+    choice.record(2, 0.22, 0.08)
+    choice.record(2, 0.05, 0.08)
+    choice.record(2, 0.22, 0.25)
+    assert choice.threads() == 2
+
+
+def test_slices_are_short_until_the_thread_choice_settles():
+    from jitprop.threads import ThreadChoice
+    now = [0.0]
+    choice = _choice(now)
+    assert choice.slice_seconds(0.25) == 0.25  # nothing recorded: the caller sizes the first slice
+    choice.record(2, 0.3, 0.008)
+    assert choice.slice_seconds(0.25) == ThreadChoice.PROBE_SECONDS
+    choice.record(2, 0.3, 0.08)
+    assert choice.slice_seconds(0.25) == ThreadChoice.PROBE_SECONDS  # one strike: probe again
+    choice.record(2, 0.04, 0.08)
+    assert choice.slice_seconds(0.25) == 0.25  # settled
+    choice.record(2, 0.3, 0.25)
+    choice.record(2, 0.3, 0.25)
+    assert choice.threads() == 1 and choice.slice_seconds(0.25) == 0.25  # one thread: long slices
+    now[0] += ThreadChoice.RETRY_SECONDS
+    assert choice.threads() == 2 and choice.slice_seconds(0.25) == ThreadChoice.PROBE_SECONDS  # the retry probes
+    assert _choice(now, threads=1).slice_seconds(0.25) == 0.25
+
+
+def test_a_neighbour_seen_by_one_call_is_remembered_by_the_next():
+    """Loops of short train() calls: the next call starts on one thread
+    while the last call's spell lasts, then tries all threads again."""
+    from jitprop.threads import Neighbour, ThreadChoice
+    now, neighbour = [0.0], Neighbour()
+    first = _choice(now, neighbour=neighbour)
+    first.record(2, 0.35, 0.08)
+    first.record(2, 0.35, 0.08)
+    second = _choice(now, neighbour=neighbour)
+    assert second.threads() == 1
+    now[0] += ThreadChoice.RETRY_SECONDS
+    assert second.threads() == 2
+    second.record(2, 0.05, 0.08)  # gone: a third call starts on all threads
+    assert _choice(now, neighbour=neighbour).threads() == 2
+
+
+def test_train_sizes_its_slices_by_the_thread_choice(monkeypatch):
+    """train() cuts the epoch as ThreadChoice.slice_seconds says: the first
+    slice 1/20 of the epoch, then (here) one step per slice, each recorded."""
+    import jitprop
+    from jitprop.threads import ThreadChoice
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((400, 20)).astype(np.float32)
+    y = rng.integers(0, 3, 400)
+    net = jitprop.mlp([20, 16, 3], "sigmoid", "softmax", "he", seed=0, dtype=np.float32)
+    asked = []
+    monkeypatch.setattr(ThreadChoice, "slice_seconds", lambda self, settled: asked.append(settled) or 1e-9)
+    h = jitprop.train(net, jitprop.CrossEntropy(), x, y, epochs=1, batch_size=4, impl="fused", progress=False)
+    assert len(h.threads) == 1 + (100 - 5) and len(asked) == len(h.threads)  # 100 steps: 5, then 1 each
 
 
 def test_the_fused_kernel_reports_how_long_its_threads_waited():
