@@ -75,6 +75,7 @@ class Neighbour:
 
     def __init__(self):
         self.until = None
+        self.spells = 0  # spells on one thread in a row (each retry found the neighbour still there)
 
 
 NEIGHBOUR = Neighbour()
@@ -90,7 +91,10 @@ class ThreadChoice:
     waiting until it runs again: 15 to 48% (measured), and two threads no
     faster than one. So after STRIKES slices in a row that waited more than
     WAIT_SHARE, one thread runs for RETRY_SECONDS (in this call and the
-    next ones: ``Neighbour``), then all again. Nothing is probed on a quiet
+    next ones: ``Neighbour``), then all again; twice as long after each
+    retry that finds the neighbour still there, up to MAX_RETRY_SECONDS (a
+    neighbour that stays costs two probe slices per spell, not per
+    second). Nothing is probed on a quiet
     machine, and the kernel gives the same bits at any thread count, so the
     choice changes nothing but the speed.
 
@@ -109,6 +113,7 @@ class ThreadChoice:
     """
     WAIT_SHARE = 0.2
     RETRY_SECONDS = 1.0
+    MAX_RETRY_SECONDS = 8.0
     MIN_SECONDS = 0.05
     PROBE_SECONDS = 0.08
     STRIKES = 2
@@ -142,9 +147,11 @@ class ThreadChoice:
             return
         if waited_share <= self.WAIT_SHARE:
             self.strikes, self.settled = 0, True
-            self.neighbour.until = None
+            self.neighbour.until, self.neighbour.spells = None, 0
             return
         self.strikes += 1
         if self.strikes >= self.STRIKES:
             self.strikes, self.settled = 0, False
-            self.neighbour.until = self.clock() + self.RETRY_SECONDS
+            spell = min(self.MAX_RETRY_SECONDS, self.RETRY_SECONDS * 2 ** self.neighbour.spells)
+            self.neighbour.until = self.clock() + spell
+            self.neighbour.spells += 1

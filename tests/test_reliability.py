@@ -238,6 +238,26 @@ def test_slices_are_short_until_the_thread_choice_settles():
     assert _choice(now, threads=1).slice_seconds(0.25) == 0.25
 
 
+def test_a_neighbour_that_stays_is_retried_less_and_less_often():
+    from jitprop.threads import ThreadChoice
+    now = [0.0]
+    choice = _choice(now)
+    spells = []
+    for _ in range(6):
+        assert choice.threads() == 2
+        choice.record(2, 0.4, 0.08)
+        choice.record(2, 0.4, 0.08)
+        start = now[0]
+        while choice.threads() == 1:
+            now[0] += 0.125
+        spells.append(now[0] - start)
+    assert spells == [1.0, 2.0, 4.0, 8.0, 8.0, 8.0]
+    choice.record(2, 0.05, 0.25)  # gone: the next neighbour starts at a second again
+    choice.record(2, 0.4, 0.08)
+    choice.record(2, 0.4, 0.08)
+    assert choice.neighbour.until == now[0] + ThreadChoice.RETRY_SECONDS
+
+
 def test_a_neighbour_seen_by_one_call_is_remembered_by_the_next():
     """Loops of short train() calls: the next call starts on one thread
     while the last call's spell lasts, then tries all threads again."""
