@@ -160,7 +160,11 @@ class Alternating:
         self._round = 0
 
     def rounds(self):
-        return max(case.rounds() for case in self.cases)
+        counts = []
+        for case in self.cases:
+            with limit_threads(case.threads):
+                counts.append(case.rounds())
+        return max(counts)
 
     def setup(self):
         return tuple(case.setup() for case in self.cases), {}

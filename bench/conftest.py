@@ -86,6 +86,16 @@ def pytest_benchmark_update_machine_info(config, machine_info):
     machine_info["jitprop_peers"] = peers
 
 
+@pytest.fixture(autouse=True)
+def _no_remembered_neighbour(monkeypatch):
+    """Each case starts with no neighbour remembered from an earlier case
+    (``jitprop.threads.Neighbour``): a case's rows do not depend on which
+    cases ran before it; the rounds of one case share one memory, as a loop
+    of train() calls does."""
+    import jitprop.threads
+    monkeypatch.setattr(jitprop.threads, "NEIGHBOUR", jitprop.threads.Neighbour())
+
+
 @pytest.fixture(scope="session")
 def n_samples(request):
     return W.N_QUICK if request.config.getoption("--quick") else W.N_FULL

@@ -81,9 +81,10 @@ def build_rows(data, torch_installed=True, jax_installed=True, sklearn_installed
 
 
 def alternating_rows(data):
-    """jitprop and JAX timed by turns (``kind`` "alternating",
-    ``bench/test_alternating.py``): one row per network, dtype and batch with
-    each side's fastest epoch as samples/s and their ratio."""
+    """Pairs timed by turns (``kind`` "alternating"): jitprop and JAX
+    (``bench/test_alternating.py``) and, with a ``load``, jitprop at two
+    thread counts (``bench/test_shared.py``); one row per pair with each
+    side's fastest epoch as samples/s and their ratio, first over second."""
     rows = []
     for b in data["benchmarks"]:
         e = b["extra_info"]
@@ -123,13 +124,15 @@ def format_loaded_turns(rows):
     thread counts (``bench/test_shared.py``), the ratio first over second."""
     lines = ["under load, by turns: each round runs the epoch at both thread counts (the order alternating), "
              "from the same weights; fastest round of each"]
-    head = (f"{'network':<8} {'dtype':<8} {'batch':>5} {'load':<12} {'rounds':>6} {'impl':<8} "
+    wl = max([4] + [len(r["load"]) for r in rows])
+    wi = max([4] + [len(r["impl"]) for r in rows])
+    head = (f"{'network':<8} {'dtype':<8} {'batch':>5} {'load':<{wl}} {'rounds':>6} {'impl':<{wi}} "
             f"{'threads':>7} {'samples/s':>11} {'threads':>7} {'samples/s':>11} {'ratio':>6}")
     lines += [head, "-" * len(head)]
     for r in rows:
         (t0, t1) = r["threads_each"]
-        lines.append(f"{r['arch']:<8} {r['dtype']:<8} {r['batch']:>5} {r['load']:<12} {r['rounds']:>6} "
-                     f"{r['impl']:<8} {t0:>7} {r['samples_per_second']:>11,.0f} {t1:>7} "
+        lines.append(f"{r['arch']:<8} {r['dtype']:<8} {r['batch']:>5} {r['load']:<{wl}} {r['rounds']:>6} "
+                     f"{r['impl']:<{wi}} {t0:>7} {r['samples_per_second']:>11,.0f} {t1:>7} "
                      f"{r['peer_samples_per_second']:>11,.0f} {r['ratio']:>6.2f}")
     return "\n".join(lines)
 

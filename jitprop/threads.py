@@ -69,9 +69,13 @@ def limit_threads(n, blas=True):
 
 class Neighbour:
     """When a neighbour was last seen taking a core: one thread until
-    ``until`` (a clock time), for every ``ThreadChoice`` sharing this. The
-    process keeps one (``NEIGHBOUR``): a neighbour a train() call saw is
-    there for the next call too (loops of short calls, one epoch each)."""
+    ``until`` (a time of the clock of the ``ThreadChoice`` objects sharing
+    this: give them one clock), and how many spells on one thread in a row
+    it has caused. The process keeps one (``NEIGHBOUR``): a neighbour a
+    train() call saw is there for the next call too (loops of one-epoch
+    calls). Python threads training at once share it too (the same machine);
+    under the GIL a race only loses or repeats one update of these two
+    numbers."""
 
     def __init__(self):
         self.until = None
@@ -94,9 +98,11 @@ class ThreadChoice:
     next ones: ``Neighbour``), then all again; twice as long after each
     retry that finds the neighbour still there, up to MAX_RETRY_SECONDS (a
     neighbour that stays costs two probe slices per spell, not per
-    second). Nothing is probed on a quiet
-    machine, and the kernel gives the same bits at any thread count, so the
-    choice changes nothing but the speed.
+    second; a spell that ended more than MAX_RETRY_SECONDS ago counts as
+    the first again). A quiet machine is never run on one thread to compare
+    (only its first slices are shorter, below), and the kernel gives the
+    same bits at any thread count, so the choice changes nothing but the
+    speed.
 
     Until all threads have run a slice without waiting much (at the start,
     and after each spell on one thread), slices are short (``slice_seconds``:
@@ -109,7 +115,10 @@ class ThreadChoice:
     threads had waited 47% on a quiet machine, and the rest of the epoch
     then ran on one thread: 196k samples/s instead of 330-340k). Nor does one
     slice alone: the next one at all threads after idling waited 22% on a
-    quiet machine (the other core waking), the one after 5%.
+    quiet machine (the other core waking), the one after 5%. So a call
+    whose epochs are shorter than about 0.15 s under load (the first slice
+    and two probes) never moves to one thread by itself; a spell an earlier
+    call started still applies to it.
     """
     WAIT_SHARE = 0.2
     RETRY_SECONDS = 1.0
@@ -117,6 +126,7 @@ class ThreadChoice:
     MIN_SECONDS = 0.05
     PROBE_SECONDS = 0.08
     STRIKES = 2
+    _MAX_DOUBLINGS = 16  # 2 ** 16 s is far past MAX_RETRY_SECONDS; keeps the power a small float
 
     def __init__(self, max_threads, clock=time.monotonic, neighbour=None):
         self.max_threads = max_threads
@@ -152,6 +162,9 @@ class ThreadChoice:
         self.strikes += 1
         if self.strikes >= self.STRIKES:
             self.strikes, self.settled = 0, False
-            spell = min(self.MAX_RETRY_SECONDS, self.RETRY_SECONDS * 2 ** self.neighbour.spells)
-            self.neighbour.until = self.clock() + spell
-            self.neighbour.spells += 1
+            now, last = self.clock(), self.neighbour.until
+            if last is not None and now - last > self.MAX_RETRY_SECONDS:
+                self.neighbour.spells = 0  # the last spell is long over: this neighbour is new
+            doublings = min(self.neighbour.spells, self._MAX_DOUBLINGS)
+            self.neighbour.until = now + min(self.MAX_RETRY_SECONDS, self.RETRY_SECONDS * 2 ** doublings)
+            self.neighbour.spells = doublings + 1

@@ -184,7 +184,8 @@ def train(net, cost, x_train, y_train, x_val=None, y_val=None, *, epochs=1, batc
     Threads: ``fused`` runs on ``jitprop.threads.limit_threads(n)``'s count
     (default: all cores) and gives the same bits at any count; it drops to
     one thread for a while when its threads keep waiting on each other (a
-    neighbour has taken a core: ``jitprop.threads.ThreadChoice``;
+    neighbour has taken a core: ``jitprop.threads.ThreadChoice``; a call
+    made while an earlier call's spell on one thread lasts starts on one;
     ``History.threads`` records the choices). ``per-sample-jit`` runs on one
     thread; ``jit`` and the NumPy implementations on BLAS's threads.
     """

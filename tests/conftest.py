@@ -20,11 +20,12 @@ def numeric_grad(f, x, h=1e-6):
 
 
 @pytest.fixture(autouse=True)
-def _no_remembered_neighbour():
+def _no_remembered_neighbour(monkeypatch):
     """Each test starts with no neighbour remembered by an earlier test's
-    training (jitprop.threads.Neighbour): a test asking for two threads gets them."""
-    from jitprop.threads import NEIGHBOUR
-    NEIGHBOUR.until = None
+    training (jitprop.threads.Neighbour): a test asking for two threads gets
+    them unless its own training meets one."""
+    import jitprop.threads
+    monkeypatch.setattr(jitprop.threads, "NEIGHBOUR", jitprop.threads.Neighbour())
 
 
 @pytest.fixture
