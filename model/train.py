@@ -315,8 +315,7 @@ def _run_epoch(runner, plan, order, lrs, epoch, epochs, progress):
         if not np.isfinite(c).all():
             break
         s += c.shape[0]
-        target = plan.threads.slice_seconds(_SLICE_SECONDS) if plan.threads is not None else _SLICE_SECONDS
-        per_slice = max(1, int(c.shape[0] * target / max(seconds, 1e-6)))
+        per_slice = max(1, int(c.shape[0] * plan.threads.slice_seconds(_SLICE_SECONDS) / max(seconds, 1e-6)))
     shown.close()
     costs = np.concatenate(parts)
     return np.concatenate([costs, np.full(steps - costs.shape[0], np.nan)])
