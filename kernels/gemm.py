@@ -23,8 +23,8 @@ the same sequence), so results do not depend on how the work is shared
 between threads. Flat offsets into 1-d arrays of one float dtype
 throughout; ``ridx`` holds int64 row indices.
 """
-from jitprop.kernels.config import jit_leaf
-from jitprop.kernels.optimizers import STATE_BUFFERS, apply_rule
+from jitprop.kernels.config import jit_inline, jit_leaf
+from jitprop.kernels.optimizers import SGD, STATE_BUFFERS, apply_rule
 from jitprop.kernels.simd import hsum, load, vbroadcast, vfma, vlanes, vload, vstore, vzero
 
 
@@ -141,6 +141,22 @@ def update_tile(w, st, kind, cst, wo, ldw, a, ridx, r0, lda, ac, dz, dzo, ldz, n
         s = vbroadcast(w, a, ao + 7)
         x70, x71 = vfma(s, q0, x70), vfma(s, q1, x71)
         do += ldz
+    # SGD's step is a few operations a vector: a copy of the step for it alone, with no test of the kind per
+    # vector (measured, batch 12, one core: +3% float32, +5% float64; Adam's step, much longer, unchanged)
+    if kind == SGD:
+        _step_tile(w, st, SGD, cst, wo, ldw, inv, x00, x01, x10, x11, x20, x21, x30, x31, x40, x41, x50, x51, x60,
+                   x61, x70, x71)
+    else:
+        _step_tile(w, st, kind, cst, wo, ldw, inv, x00, x01, x10, x11, x20, x21, x30, x31, x40, x41, x50, x51, x60,
+                   x61, x70, x71)
+
+
+@jit_inline
+def _step_tile(w, st, kind, cst, wo, ldw, inv, x00, x01, x10, x11, x20, x21, x30, x31, x40, x41, x50, x51, x60, x61,
+               x70, x71):
+    """update_tile's step of its eight rows of WT with the sums x (the rows'
+    two vectors each)."""
+    lanes = vlanes(w)
     _step_vector(w, st, kind, cst, wo, x00, inv)
     _step_vector(w, st, kind, cst, wo + lanes, x01, inv)
     wo += ldw
