@@ -83,16 +83,23 @@ def check_array(name, x, dtype, ndim=2, shape=None, finite=True):
         raise ValueError(f"{name}: expected at least one row, got an empty batch {x.shape}")
     if x.size == 0:
         raise ValueError(f"{name}: expected a non-empty array, got shape {x.shape}")
+    if finite:
+        check_finite(name, x)
+    if not x.flags.c_contiguous:
+        x = np.ascontiguousarray(x)
+    return x
+
+
+def check_finite(name, x):
+    """Raise ValueError naming ``name``, the first non-finite value of the
+    array ``x`` and its index, if there is one."""
     # A finite sum means every value is finite (a NaN or an infinity makes the
     # sum NaN or infinite), in half the time of np.isfinite(x).all() and
     # without its temporary; a non-finite sum (or one that overflowed) is
     # looked at value by value.
-    if finite and x.dtype.kind in "fc" and not _sum_is_finite(x) and not np.isfinite(x).all():
+    if x.dtype.kind in "fc" and not _sum_is_finite(x) and not np.isfinite(x).all():
         bad = np.argwhere(~np.isfinite(x))[0]
         raise ValueError(f"{name}: expected finite values, got {x[tuple(bad)]} at index {tuple(int(i) for i in bad)}")
-    if not x.flags.c_contiguous:
-        x = np.ascontiguousarray(x)
-    return x
 
 
 def _shape_str(shape):

@@ -134,7 +134,8 @@ def train_epoch(params, state, sizes, acts, loss_kind, opt_kind, hyper, step, me
     x in training order; lrs (ceil(M / batch_size),) float64, one learning
     rate per step. Returns the costs (n_steps,) float64; stops before the
     update of the first step whose cost is not finite (that entry holds it,
-    later entries are NaN).
+    later entries are NaN), or that has a row of x not all finite (its cost
+    NaN: the rows are checked as the step reads them, no pass of its own).
 
     Runs on ``jitprop.threads.limit_threads``'s count of threads (default:
     all cores), which share fixed tasks (``worker.py``): the same bits at

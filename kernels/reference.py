@@ -213,12 +213,15 @@ def train_epoch(params, state, sizes, acts, loss_kind, opt_kind, hyper, step, me
     n_0), y (N, n_L) in params' dtype; order (M,) int64; lrs one float64
     learning rate per step. Returns the costs (n_steps,) float64; a step
     whose cost is not finite stops the epoch before updating (``costs[k]``
-    holds the offending value, the rest NaN).
+    holds the offending value, the rest NaN); so does a step with a row of
+    x that is not all finite (its cost NaN).
     """
     n_batches = -(-order.shape[0] // batch_size)
     costs = np.full(n_batches, np.nan)
     for k in range(n_batches):
         idx = order[k * batch_size:(k + 1) * batch_size]
+        if not np.isfinite(x[idx]).all():
+            break
         costs[k] = _network_step(params, state, sizes, acts, loss_kind, opt_kind, hyper, step + k + 1,
                                  mean_loss, x[idx], y[idx], lrs[k])
         if not np.isfinite(costs[k]):

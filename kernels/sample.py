@@ -13,7 +13,7 @@ from jitprop.kernels.layout import (
 from jitprop.kernels.losses import batch_cost
 from jitprop.kernels.optimizers import step_constants, update_scaled
 from jitprop.kernels.simd import vlanes
-from jitprop.kernels.worker import _loss_task
+from jitprop.kernels.worker import _loss_task, finite_mark
 
 SAMPLE_VECTORS = 4
 
@@ -44,6 +44,7 @@ def _per_sample_worker(params, state, acts, loss_kind, opt_kind, hyper, step, xf
             bias_activation_cols(ws[z:z + op].reshape((1, op)),
                                  params[plan[l, P_B]:plan[l, P_B] + n_out].reshape((1, n_out)), acts[l], 0, 1, 0,
                                  n_out)
+        row_costs[k] = finite_mark(xf, order[k] * n_in0, n_in0)  # NaN for a row of x not all finite: stop
         _loss_task(acts, loss_kind, y, order, k, 1, ws, row_costs, plan, 0, 1)
         cost = batch_cost(loss_kind, row_costs[k], 1, plan[n_layers - 1, P_OUT])
         costs[k] = cost

@@ -26,7 +26,7 @@ from jitprop.kernels.layout import (
 )
 from jitprop.kernels.losses import SOFTMAX_CE, batch_cost, mse_row, softmax_cross_entropy_row
 from jitprop.kernels.optimizers import step_constants
-from jitprop.kernels.simd import load, store, vlanes
+from jitprop.kernels.simd import hsum, load, sfma, store, vfma, vlanes, vload, vzero
 from jitprop.kernels.sync import atomic_add, atomic_load, cycles, wait_until
 
 TILE_VECTORS = 2  # a tile column is 2 vectors wide (the micro-kernels' width)
@@ -125,9 +125,31 @@ def _rows_product(c, c_base, ldc, a, ridx, r_start, lda, a_base, b, b_base, ldb,
 
 
 @jit_leaf
-def _forward_task(params, acts, xf, order, start, rows, wt, ws, ident, plan, l, t, pad, batch_size):
+def finite_mark(x, o, n):
+    """0.0 when x[o:o + n] are all finite, else NaN (float64): the sum of
+    v * 0, which is 0 for a finite v and NaN for NaN or an infinity, as
+    fused multiply-adds (with the kernels' fast-math flags, LLVM may fold a
+    plain v * 0 or v - v away)."""
+    lanes = vlanes(x)
+    acc = zero = vzero(x)
+    i = 0
+    while i + lanes <= n:
+        acc = vfma(vload(x, o + i), zero, acc)
+        i += lanes
+    s = hsum(acc)
+    for j in range(i, n):
+        s = sfma(load(x, o + j), x.dtype.type(0.0), s)
+    return np.float64(s)
+
+
+@jit_leaf
+def _forward_task(params, acts, xf, order, start, rows, wt, ws, ident, row_costs, plan, l, t, pad, batch_size):
     """Task t of layer l's forward: one tile column of 2 vectors, a group of
-    rows: z = act(a_in @ w.T + b) into the layer's activation block."""
+    rows: z = act(a_in @ w.T + b) into the layer's activation block. In
+    training, the first column's tasks of the first layer also start each
+    of their rows' cost at finite_mark of its row of x (just read, in the
+    cache): NaN for a row that is not all finite, so the step stops before
+    its update, as for any non-finite cost."""
     n_in, n_out, op = plan[l, P_IN], plan[l, P_OUT], plan[l, P_OP]
     rg = _row_group(n_in, pad)
     groups = -(-rows // rg)
@@ -144,12 +166,16 @@ def _forward_task(params, acts, xf, order, start, rows, wt, ws, ident, plan, l, 
     z2 = ws[z:z + batch_size * op].reshape((batch_size, op))
     b2 = params[plan[l, P_B]:plan[l, P_B] + n_out].reshape((1, n_out))
     bias_activation_cols(z2, b2, acts[l], r0, r1, col, min(col + pad, n_out))
+    if l == 0 and j == 0 and row_costs.shape[0] > 0:
+        for r in range(r0, r1):
+            row_costs[start + r] = finite_mark(xf, order[start + r] * n_in, n_in)
 
 
 @jit_leaf
 def _loss_task(acts, loss_kind, y, order, start, rows, ws, row_costs, plan, t, batch_size):
     """Task t of the loss: rows' dL/dz of the last layer (through its
-    activation) and their costs."""
+    activation) and their costs, added to row_costs (which holds each row's
+    finite_mark)."""
     l = plan.shape[0] - 1
     n_out, op = plan[l, P_OUT], plan[l, P_OP]
     r0, r1 = t * LOSS_ROWS, min(rows, (t + 1) * LOSS_ROWS)
@@ -157,9 +183,9 @@ def _loss_task(acts, loss_kind, y, order, start, rows, ws, row_costs, plan, t, b
     for r in range(r0, r1):
         zr, dr = ws[a + r * op:a + r * op + n_out], ws[d + r * op:d + r * op + n_out]
         if loss_kind == SOFTMAX_CE:
-            row_costs[start + r] = softmax_cross_entropy_row(dr, zr, y[order[start + r]])
+            row_costs[start + r] += softmax_cross_entropy_row(dr, zr, y[order[start + r]])
         else:
-            row_costs[start + r] = mse_row(dr, zr, y[order[start + r]])
+            row_costs[start + r] += mse_row(dr, zr, y[order[start + r]])
     if acts[l] != IDENTITY:
         activation_gradient_cols(ws[d:d + batch_size * op].reshape((batch_size, op)),
                                  ws[a:a + batch_size * op].reshape((batch_size, op)), acts[l], r0, r1, 0, n_out)
@@ -240,7 +266,7 @@ def _task(kind, l, t, params, state, acts, loss_kind, opt_kind, cst, inv, xf, y,
           ident, row_costs, out, plan, pad, batch_size):
     """Task t of phase ``kind`` (of layer l)."""
     if kind == FORWARD:
-        _forward_task(params, acts, xf, order, start, rows, wt, ws, ident, plan, l, t, pad, batch_size)
+        _forward_task(params, acts, xf, order, start, rows, wt, ws, ident, row_costs, plan, l, t, pad, batch_size)
     elif kind == BACKWARD:
         _backward_task(params, state, acts, opt_kind, cst, inv, xf, order, start, rows, wt, st, ws, ident, plan, l, t,
                        pad, batch_size)

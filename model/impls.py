@@ -35,6 +35,16 @@ class Plan:
     mean_loss: bool = False
     threads: object = None  # a jitprop.threads.ThreadChoice for the fused kernel, or None: team.threads() as set
 
+    def snapshot(self):
+        """The parameters, the optimizer's state and step count, copied."""
+        return self.net.params.copy(), self.optimizer.bind(self.net.params).copy(), self.optimizer.t
+
+    def restore(self, snapshot):
+        params, state, t = snapshot
+        self.net.params[:] = params
+        self.optimizer.state[...] = state
+        self.optimizer.t = t
+
     def kernel_spec(self):
         """(sizes, acts, loss_kind) for the epoch kernels, or a reason why not."""
         spec = self.net.mlp_spec()
@@ -55,6 +65,7 @@ class Impl:
     name = None
     backend = None
     per_sample = False
+    checks_rows = False  # True: stops before the update of a step with a row of x that is not all finite
     help = ""
 
     def check(self, plan):
@@ -98,6 +109,7 @@ class LayerImpl(Impl):
 
 class EpochImpl(Impl):
     """A whole-epoch kernel (compiled, or its twin) on the flat buffer."""
+    checks_rows = True
 
     def __init__(self, name, backend, per_sample, help):
         self.name, self.backend, self.per_sample, self.help = name, backend, per_sample, help
@@ -123,13 +135,11 @@ class EpochImpl(Impl):
         if self.backend != "numba":
             return 0.0
         t0 = time.perf_counter()
-        params, state, t = plan.net.params.copy(), plan.optimizer.bind(plan.net.params).copy(), plan.optimizer.t
+        before = plan.snapshot()
         try:
             self._call(plan, np.zeros(1, np.int64), np.zeros(1), plan.kernel_spec())
         finally:
-            plan.net.params[:] = params
-            plan.optimizer.state[...] = state
-            plan.optimizer.t = t
+            plan.restore(before)
         return time.perf_counter() - t0
 
     def run(self, plan, order, lrs, mean_loss=False):

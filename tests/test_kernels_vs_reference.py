@@ -227,3 +227,55 @@ def test_backward_accumulates_into_dw_db(M, rng):
     M.linear_backward(np.empty((5, 3)), dw, db, np.empty((5, 2)), d, d, x, w, 0, True)
     np.testing.assert_allclose(dw, 1 + d.T @ x, rtol=1e-12)
     np.testing.assert_allclose(db, 1 + d.sum(0, keepdims=True), rtol=1e-12)
+
+
+@pytest.mark.parametrize("M", [K, R], ids=["numba", "numpy"])
+@pytest.mark.parametrize("dt", DTYPES)
+@pytest.mark.parametrize("per_sample", [False, True], ids=["minibatch", "per-sample"])
+def test_a_step_with_a_non_finite_row_of_x_stops_before_its_update(M, dt, per_sample, rng):
+    # The epoch kernels check each row of x as a step reads it (train() no
+    # longer makes a pass over x first): NaN or an infinity in a row, in the
+    # vectors or the tail of the row, ends the epoch before that step's
+    # update, its cost and the later ones NaN, the weights those of the
+    # steps before. With ReLU the NaN would otherwise vanish in the forward
+    # pass (max(NaN, 0) is 0) and poison the weights through the gradient.
+    sizes, acts = np.array([41, 20, 3]), np.array([ACTIVATIONS["relu"], ACTIVATIONS["identity"]])
+    n, b = 30, 1 if per_sample else 4
+    p0 = (rng.standard_normal(41 * 20 + 20 + 20 * 3 + 3) * 0.1).astype(dt)
+    x = rng.standard_normal((n, 41)).astype(dt)
+    y = np.eye(3, dtype=dt)[rng.integers(0, 3, n)]
+    order = rng.permutation(n).astype(np.int64)
+
+    def epoch(p, rows):
+        state, lrs = np.zeros((0, p.size), dt), np.full(-(-rows // b), 0.01)
+        if per_sample:
+            return M.train_epoch_per_sample(p, state, sizes, acts, 1, 0, np.zeros(7), 0, x, y, order[:rows], lrs)
+        return M.train_epoch(p, state, sizes, acts, 1, 0, np.zeros(7), 0, False, x, y, order[:rows], b, lrs)
+
+    stop = 17 // b
+    before = p0.copy()
+    epoch(before, stop * b)  # the steps before the bad row's
+    for bad in (np.nan, np.inf, -np.inf):
+        for col in (0, 20, 40):  # first vector, second, scalar tail (16 float32 or 8 float64 lanes)
+            x[order[17], col] = bad
+            p = p0.copy()
+            costs = epoch(p, n)
+            x[order[17], col] = 1.0
+            assert np.isfinite(costs[:stop]).all() and np.isnan(costs[stop:]).all(), (bad, col, costs)
+            np.testing.assert_array_equal(p, before)
+
+
+@pytest.mark.parametrize("dt", DTYPES)
+def test_finite_mark_is_nan_only_for_nan_and_infinities(dt):
+    import numba
+    from jitprop.kernels.worker import finite_mark
+    mark = numba.njit(lambda x, o, n: finite_mark(x, o, n))
+    x = np.full(50, np.finfo(dt).max, dt)  # finite values whose sum overflows
+    x[::2] *= -1
+    assert mark(x, 3, 41) == 0.0
+    for bad in (np.nan, np.inf, -np.inf):
+        for i in (3, 20, 43):  # first vector, second, tail
+            y = x.copy()
+            y[i] = bad
+            assert np.isnan(mark(y, 3, 41)), (bad, i)
+            assert mark(y, i + 1, 41 - (i - 2)) == 0.0  # the rows after it are fine

@@ -93,3 +93,25 @@ def test_unsupported_network_for_fused_is_a_clear_error():
         jitprop.train(net, MeanSquareError(), x, y, impl="fused", progress=False)
     # the model-layer loop trains it
     jitprop.train(net, MeanSquareError(), x, y, impl="jit", progress=False)
+
+
+@pytest.mark.parametrize("impl", list(jitprop.IMPLS))
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_a_non_finite_value_of_x_train_is_named_and_changes_nothing(impl, bad):
+    # The epoch kernels find it when a step reads its row (late in the
+    # epoch here, after many updates); train() puts the parameters and the
+    # optimizer back, so the call changes nothing, as a check made first.
+    x, y = small_set(np.float32)
+    net = jitprop.mlp([12, 10, 4], "relu", "softmax", 0.3, seed=1, dtype=np.float32)
+    opt = jitprop.Adam(0.01)
+    jitprop.train(net, CrossEntropy(), x, y, epochs=1, batch_size=1 if impl.startswith("per-sample") else 4,
+                  optimizer=opt, seed=0, impl=impl, progress=False)
+    params, state, t = net.params.copy(), opt.state.copy(), opt.t
+    last = np.random.default_rng(0).permutation(len(x))[-1]  # the last row of epoch 1's order
+    x[last, 7] = bad
+    with pytest.raises(ValueError, match=rf"x_train: expected finite values, got {bad} at index \({last}, 7\)"):
+        jitprop.train(net, CrossEntropy(), x, y, epochs=2, batch_size=1 if impl.startswith("per-sample") else 4,
+                      optimizer=opt, seed=0, impl=impl, progress=False)
+    np.testing.assert_array_equal(net.params, params)
+    np.testing.assert_array_equal(opt.state, state)
+    assert opt.t == t
