@@ -36,13 +36,18 @@ class Plan:
     threads: object = None  # a jitprop.threads.ThreadChoice for the fused kernel, or None: team.threads() as set
 
     def snapshot(self):
-        """The parameters, the optimizer's state and step count, copied."""
-        return self.net.params.copy(), self.optimizer.bind(self.net.params).copy(), self.optimizer.t
+        """The parameters, the optimizer's state (None before its first
+        use) and step count, copied."""
+        state = self.optimizer.state
+        return self.net.params.copy(), None if state is None else state.copy(), self.optimizer.t
 
     def restore(self, snapshot):
         params, state, t = snapshot
         self.net.params[:] = params
-        self.optimizer.state[...] = state
+        if state is None:
+            self.optimizer.state = None
+        else:
+            self.optimizer.state[...] = state
         self.optimizer.t = t
 
     def kernel_spec(self):

@@ -177,9 +177,8 @@ def train(net, cost, x_train, y_train, x_val=None, y_val=None, *, epochs=1, batc
     ``TrainingDiverged`` (naming the epoch and step) as soon as a cost is not
     finite, before that step's update; ValueError for a value of x_train
     that is not finite, the parameters and optimizer as they were before
-    the call (the epoch kernels find it when a step reads its row: after
-    the ``on_epoch`` of earlier epochs if ``sample_order`` left the row out
-    of them). Ctrl-C (``KeyboardInterrupt``) ends
+    the call (the epoch kernels find it when a step reads its row, in the
+    first epoch). Ctrl-C (``KeyboardInterrupt``) ends
     the call between two slices of an epoch, the weights those of the last
     finished slice (never half a step), but the optimizer's step count and
     the schedule may lag them by that slice: continue from an ``on_epoch``
@@ -206,6 +205,8 @@ def train(net, cost, x_train, y_train, x_val=None, y_val=None, *, epochs=1, batc
                         f"got {type(sample_order).__name__}")
     optimizer, schedule = _optimizer_and_schedule(optimizer, schedule, learning_rate, lr_decay, weight_decay)
     x_train = check_array("x_train", x_train, net.dtype, shape=(None, net.n_in), finite=False)
+    if net.n_out is None:  # output_width predicts the first row
+        check_finite("x_train", x_train[:1])
     n_out = net.output_width(x_train)
     y_train = targets_of("y_train", y_train, n_out, net.dtype)
     n = x_train.shape[0]
@@ -224,9 +225,10 @@ def train(net, cost, x_train, y_train, x_val=None, y_val=None, *, epochs=1, batc
     # The epoch kernels check each row of x_train as a step reads it (no pass
     # over x_train of their own: ~5% of a batch-600 epoch); the weights are
     # put back if a row is not finite, so the call changes nothing, as when
-    # the check comes first.
-    before = plan.snapshot() if runner.checks_rows else None
-    if before is None:
+    # the check comes first. Every row is read in the first epoch unless
+    # sample_order picks the rows (or no epoch runs): then the check comes first.
+    rows_checked = runner.checks_rows and sample_order is None and start_epoch <= epochs
+    if not rows_checked:
         check_finite("x_train", x_train)
     if runner.per_sample and len(net.custom):
         raise ValueError("impl: the per-sample kernels cannot run user-defined layers")
@@ -241,6 +243,7 @@ def train(net, cost, x_train, y_train, x_val=None, y_val=None, *, epochs=1, batc
     history.threads = plan.threads.history
     steps = -(-n // batch_size)
     with net.training_session():
+        before = plan.snapshot() if rows_checked else None
         try:
             history.compile_seconds = _warm_up(runner, plan, progress)
             for epoch in range(start_epoch, epochs + 1):
@@ -254,11 +257,9 @@ def train(net, cost, x_train, y_train, x_val=None, y_val=None, *, epochs=1, batc
                 costs = _run_epoch(runner, plan, order, lrs, epoch, epochs, progress)
                 seconds = time.perf_counter() - t0
                 bad = np.flatnonzero(~np.isfinite(costs))
-                if bad.size and before is not None:
-                    rows = x_train[order[bad[0] * batch_size:(bad[0] + 1) * batch_size]]
-                    if not np.isfinite(rows).all():
-                        plan.restore(before)
-                        check_finite("x_train", x_train)
+                if bad.size and before is not None and not np.isfinite(x_train).all():
+                    plan.restore(before)  # a bad row stopped the epoch, or a step before it diverged
+                    check_finite("x_train", x_train)
                 if bad.size:
                     raise TrainingDiverged(
                         f"training diverged: the cost became {costs[bad[0]]} at epoch {epoch}, step {bad[0] + 1} "

@@ -115,3 +115,51 @@ def test_a_non_finite_value_of_x_train_is_named_and_changes_nothing(impl, bad):
     np.testing.assert_array_equal(net.params, params)
     np.testing.assert_array_equal(opt.state, state)
     assert opt.t == t
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered", "ignore:invalid value encountered")
+@pytest.mark.parametrize("impl", ["fused", "per-sample-jit", "per-sample"])
+def test_a_non_finite_x_train_is_named_even_when_a_step_before_its_row_diverges(impl):
+    # The epoch kernels stop at the first non-finite cost; when that is an
+    # earlier step's (a diverging run), the NaN further on is still reported
+    # as x_train's, with the parameters put back.
+    x, y = small_set(np.float64)
+    net = jitprop.mlp([12, 10, 4], "relu", "softmax", 0.3, seed=1)
+    params = net.params.copy()
+    order = np.random.default_rng(0).permutation(len(x))
+    x[order[:4]] *= 1e200  # the first step overflows
+    x[order[-1], 3] = np.nan
+    with pytest.raises(ValueError, match=rf"x_train: expected finite values, got nan at index \({order[-1]}, 3\)"):
+        jitprop.train(net, CrossEntropy(), x, y, epochs=1, batch_size=1 if impl.startswith("per-sample") else 4,
+                      learning_rate=0.1, seed=0, impl=impl, progress=False)
+    np.testing.assert_array_equal(net.params, params)
+
+
+def test_a_non_finite_row_left_out_by_sample_order_is_still_an_error_before_training():
+    # With sample_order the rows an epoch reads are the caller's choice, so
+    # x_train is checked first, as every implementation did before.
+    x, y = small_set(np.float32)
+    net = jitprop.mlp([12, 10, 4], "relu", "softmax", 0.3, seed=1, dtype=np.float32)
+    params = net.params.copy()
+    x[5, 2] = np.inf
+    seen = []
+    with pytest.raises(ValueError, match=r"x_train: expected finite values, got inf at index \(5, 2\)"):
+        jitprop.train(net, CrossEntropy(), x, y, epochs=2, batch_size=4, impl="fused", progress=False,
+                      sample_order=lambda e: np.zeros(len(x), np.int64), on_epoch=lambda *a: seen.append(a))
+    assert seen == []
+    np.testing.assert_array_equal(net.params, params)
+
+
+def test_a_new_optimizer_is_left_new_by_a_call_that_fails_on_x_train():
+    # Its state is made on first use: a call that changes nothing leaves
+    # none (the optimizer can still go to a network of another size).
+    x, y = small_set(np.float32)
+    net = jitprop.mlp([12, 10, 4], "relu", "softmax", 0.3, seed=1, dtype=np.float32)
+    opt = jitprop.Adam(0.01)
+    x[-1, 0] = np.nan
+    with pytest.raises(ValueError, match="x_train: expected finite values"):
+        jitprop.train(net, CrossEntropy(), x, y, epochs=1, batch_size=4, optimizer=opt, impl="fused", progress=False)
+    assert opt.state is None and opt.t == 0
+    other = jitprop.mlp([12, 6, 4], "relu", "softmax", 0.3, seed=1, dtype=np.float32)
+    x[-1, 0] = 0.0
+    jitprop.train(other, CrossEntropy(), x, y, epochs=1, batch_size=4, optimizer=opt, impl="fused", progress=False)
