@@ -20,8 +20,10 @@ import os
 import sys
 
 import numba
-from numba.core import types
+from numba.core import compiler, typed_passes, types
 from numba.core.caching import FunctionCache
+from numba.core.codegen import JITCodeLibrary
+from numba.core.compiler_machinery import PassManager, register_pass
 from numba.core.registry import CPUDispatcher
 
 # No "contract": with it LLVM's backend fuses a * b + c into one FMA in some
@@ -114,6 +116,9 @@ class RobustCache(FunctionCache):
 # wrappers and no cache entry of their own (their code is linked into, and
 # cached with, each caller). Each wrapper and entry costs compile time on
 # every first run: for the default run's epoch kernel, 25.5 s -> 21.6 s.
+# Nor machine code or module optimisation of their own (_InnerCompiler): the
+# caller optimises and compiles the linked module once; Numba did both for
+# every helper too (default run's first compile 8.4-8.8 s -> 6.0-6.5 s).
 INNER = {"no_cpython_wrapper": True, "no_cfunc_wrapper": True}
 # Leaf helpers (the micro-kernels and the rules they apply) also go without
 # reference counting of the arrays they are given or slice: they allocate
@@ -121,6 +126,67 @@ INNER = {"no_cpython_wrapper": True, "no_cfunc_wrapper": True}
 # arrays in and out around each call, and the counting was not always pruned
 # after inlining (one sample's update spent most of its time in it).
 LEAF = {**INNER, "_nrt": False}
+
+
+class _LinkOnlyLibrary(JITCodeLibrary):
+    """The code of a helper, only ever linked into its callers' modules: no
+    module-level optimisation (the caller's, after linking, does it once) and
+    no machine code of its own (nothing calls it from outside compiled code).
+    Only Numba's function-level passes run on it, as they do on any module."""
+
+    def _optimize_final_module(self):
+        pass
+
+    def _finalize_final_module(self):
+        self._finalize_dynamic_globals()
+        self._verify_declare_only_symbols()
+        self._finalized = True
+
+
+def _helper_entry(qualname):
+    """What a helper's compile result holds in place of an entry point: the
+    key its callers' lowering finds it by (a new one per overload); calling
+    it raises."""
+    def entry(*args, **kwargs):
+        raise TypeError(f"{qualname} is a helper of the compiled kernels, callable from compiled code only")
+    return entry
+
+
+@register_pass(mutates_CFG=True, analysis_only=False)
+class _LinkOnlyLowering(typed_passes.NativeLowering):
+    """Numba's lowering without what a call from Python needs (as with
+    ``no_compile``: no machine code, entry point or environment): the helper
+    is registered for its callers, which link its IR."""
+    _name = "jitprop_link_only_lowering"
+
+    def run_pass(self, state):
+        if state.library is None:
+            state.library = _LinkOnlyLibrary(state.targetctx.codegen(), state.func_id.func_qualname)
+        no_compile, state.flags.no_compile = state.flags.no_compile, True
+        try:
+            super().run_pass(state)
+        finally:
+            state.flags.no_compile = no_compile
+        lowered = state["cr"]
+        entry = _helper_entry(state.func_id.func_qualname)
+        state.targetctx.insert_user_function(entry, lowered.fndesc, [state.library])
+        state.reload_init.extend(state.library._reload_init)
+        state["cr"] = lowered._replace(cfunc=entry)
+        return True
+
+
+class _InnerCompiler(compiler.Compiler):
+    """Numba's nopython pipeline with :class:`_LinkOnlyLowering`."""
+
+    def define_pipelines(self):
+        build = compiler.DefaultPassBuilder
+        pm = PassManager("jitprop_inner")
+        pm.passes.extend(build.define_untyped_pipeline(self.state).passes)
+        pm.passes.extend(build.define_typed_pipeline(self.state).passes)
+        pm.passes.extend((_LinkOnlyLowering if p is typed_passes.NativeLowering else p, d)
+                         for p, d in build.define_nopython_lowering_pipeline(self.state).passes)
+        pm.finalize()
+        return [pm]
 
 
 class InnerDispatcher(CPUDispatcher):
@@ -134,6 +200,11 @@ class InnerDispatcher(CPUDispatcher):
         return super().get_call_template(tuple(types.unliteral(a) for a in args),
                                          {k: types.unliteral(v) for k, v in kws.items()})
 
+    def add_overload(self, cres):
+        # Only compiled callers use a helper's code: nothing for the C
+        # dispatcher (whose table holds callables; a helper has none).
+        self.overloads[tuple(cres.signature.args)] = cres
+
     def __call__(self, *args, **kwargs):
         raise TypeError(f"{self.py_func.__module__}.{self.py_func.__qualname__} is a helper of the compiled "
                         "kernels, callable from compiled code only; use the kernels in jitprop.kernels")
@@ -143,7 +214,8 @@ def _compile(fn, fastmath, inner=None):
     options = {**OPTIONS, "cache": False, "fastmath": set(fastmath)}
     if inner:
         options.pop("cache")
-        disp = InnerDispatcher(py_func=fn, locals={}, targetoptions={**options, "nopython": True, **inner})
+        disp = InnerDispatcher(py_func=fn, locals={}, targetoptions={**options, "nopython": True, **inner},
+                               pipeline_class=_InnerCompiler)
     else:
         disp = numba.njit(**options)(fn)
     if not inner:

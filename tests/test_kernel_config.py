@@ -55,6 +55,34 @@ def test_only_python_callable_functions_get_entry_wrappers_and_cache_entries():
         gemm.rows_tile(*range(18))  # without the guard: a segmentation fault
 
 
+def test_a_helper_is_linked_into_its_callers_without_machine_code_of_its_own():
+    from numba.core import types
+    from numba.core.registry import cpu_target
+
+    @config.jit_leaf
+    def twice(x):
+        return x + x
+
+    @numba.njit(cache=False)
+    def caller(x):
+        return twice(x) + 1.0
+
+    twice.compile((types.float64,))
+    (helper,) = twice.overloads.values()
+    engine = cpu_target.target_context.codegen()._engine
+    # Numba made machine code (and a module optimisation) for every helper
+    # as well as for each caller that links it: a quarter of a first run's
+    # compile time
+    assert not engine.is_symbol_defined(helper.fndesc.mangled_name)
+    assert caller(2.0) == 5.0 and caller(-0.25) == 0.5  # linked into the caller's module and run there
+    (outer,) = caller.overloads.values()
+    assert engine.is_symbol_defined(outer.fndesc.mangled_name)
+    with pytest.raises(TypeError, match="callable from compiled code only"):
+        twice(2.0)
+    with pytest.raises(TypeError, match="callable from compiled code only"):
+        helper.entry_point(2.0)
+
+
 def test_every_kernel_has_a_twin_with_the_same_signature():
     assert len(K.KERNEL_NAMES) == len(registry.KERNELS) >= 14
     for name in K.KERNEL_NAMES:
