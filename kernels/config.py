@@ -25,6 +25,7 @@ from numba.core.caching import FunctionCache
 from numba.core.codegen import JITCodeLibrary
 from numba.core.compiler_machinery import PassManager, register_pass
 from numba.core.registry import CPUDispatcher
+from numba.core.runtime import rtsys
 
 # No "contract": with it LLVM's backend fuses a * b + c into one FMA in some
 # code generations and not others (the code Numba runs after compiling and the
@@ -85,8 +86,13 @@ class RobustCache(FunctionCache):
         self._cache_file._source_stamp = KERNELS_STAMP
 
     def load_overload(self, sig, target_context):
+        # Numba's load first refreshes the target context: imports and installs
+        # every lowering registry (0.3 s of a warm run) that only compiling
+        # needs (a compile refreshes it itself). Loaded code needs the runtime.
         try:
-            return super().load_overload(sig, target_context)
+            rtsys.initialize(target_context)
+            with self._guard_against_spurious_io_errors():
+                return self._load_overload(sig, target_context)
         except Exception as exc:  # any damage: unpickling, truncation, bad values
             self._move_aside(exc)
             return None

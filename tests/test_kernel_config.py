@@ -167,6 +167,20 @@ def test_a_damaged_cache_entry_is_moved_aside_and_recompiled(tmp_path, damage):
     assert third.returncode == 0 and "damaged" not in third.stderr  # the fresh entries load
 
 
+def test_loading_a_cached_kernel_leaves_the_compiler_unloaded(tmp_path):
+    # Numba "refreshed" its compiler before each cache load: imported and
+    # installed every lowering registry (numba.np.linalg, which imports
+    # scipy.linalg, ...), 0.3 s of every warm `jitprop train`, for code that
+    # is machine code already. A load sets up only the runtime (NRT) the code
+    # calls; the epoch kernel, which allocates, runs loaded in the same-bits
+    # test below.
+    code = SMALL_KERNEL + "; import sys; print('numba.np.linalg' in sys.modules)"
+    env = {"NUMBA_CACHE_DIR": str(tmp_path / "cache")}
+    compiled, loaded = (_run(code, env, tmp_path) for _ in range(2))
+    assert compiled.stdout.split() == ["0.731059", "True"], compiled.stderr
+    assert loaded.stdout.split() == ["0.731059", "False"], loaded.stderr
+
+
 def test_with_nowhere_to_cache_the_kernels_still_run(tmp_path):
     code = ("import numba.core.caching as c; c.CacheImpl._locator_classes = []; " + SMALL_KERNEL +
             "; import jitprop; print(jitprop.__version__)")
