@@ -89,8 +89,8 @@ class RobustCache(FunctionCache):
         # Numba's load first refreshes the target context: imports and installs
         # every lowering registry (0.3 s of a warm run) that only compiling
         # needs (a compile refreshes it itself). Loaded code needs the runtime.
+        rtsys.initialize(target_context)
         try:
-            rtsys.initialize(target_context)
             with self._guard_against_spurious_io_errors():
                 return self._load_overload(sig, target_context)
         except Exception as exc:  # any damage: unpickling, truncation, bad values
