@@ -20,10 +20,12 @@ import os
 import sys
 
 import numba
+import numba.cpython.hashing  # noqa: F401  registers the symbols hashing code links to (see load_overload)
 from numba.core import compiler, typed_passes, types
 from numba.core.caching import FunctionCache
 from numba.core.codegen import JITCodeLibrary
 from numba.core.compiler_machinery import PassManager, register_pass
+from numba.core.errors import UnsupportedError
 from numba.core.registry import CPUDispatcher
 from numba.core.runtime import rtsys
 
@@ -88,7 +90,8 @@ class RobustCache(FunctionCache):
     def load_overload(self, sig, target_context):
         # Numba's load first refreshes the target context: imports and installs
         # every lowering registry (0.3 s of a warm run) that only compiling
-        # needs (a compile refreshes it itself). Loaded code needs the runtime.
+        # needs (a compile refreshes it itself). Loaded code needs the runtime
+        # and the symbols registered by imports (hashing's, imported above).
         rtsys.initialize(target_context)
         try:
             with self._guard_against_spurious_io_errors():
@@ -174,9 +177,12 @@ class _LinkOnlyLowering(typed_passes.NativeLowering):
         finally:
             state.flags.no_compile = no_compile
         lowered = state["cr"]
+        if str(state.library._final_module).count(lowered.fndesc.env_name) > 1:  # used, not only declared
+            raise UnsupportedError(f"{state.func_id.func_qualname}: a helper cannot use Numba's environment (print, "
+                                   "objmode, an exception with runtime values): its code runs linked into callers, "
+                                   "which do not set it up; make it a kernel (config.jit) or leave that out")
         entry = _helper_entry(state.func_id.func_qualname)
         state.targetctx.insert_user_function(entry, lowered.fndesc, [state.library])
-        state.reload_init.extend(state.library._reload_init)
         state["cr"] = lowered._replace(cfunc=entry)
         return True
 

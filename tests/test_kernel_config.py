@@ -83,6 +83,22 @@ def test_a_helper_is_linked_into_its_callers_without_machine_code_of_its_own():
         helper.entry_point(2.0)
 
 
+def test_a_helper_that_needs_numba_s_environment_is_refused_when_compiled():
+    # A helper's code runs linked into its callers, which set up only their
+    # own environment (a cached caller sets up all): print in a helper would
+    # fail on a first run and work on later ones (or hang with the GIL held)
+    from numba.core import types
+    from numba.core.errors import UnsupportedError
+
+    @config.jit_inner
+    def shows(x):
+        print(x)
+        return x
+
+    with pytest.raises(UnsupportedError, match="shows: a helper cannot use Numba's environment"):
+        shows.compile((types.float64,))
+
+
 def test_every_kernel_has_a_twin_with_the_same_signature():
     assert len(K.KERNEL_NAMES) == len(registry.KERNELS) >= 14
     for name in K.KERNEL_NAMES:
