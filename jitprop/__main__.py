@@ -1,4 +1,3 @@
-import sys
-from jitprop.cli import main
+from jitprop.cli import entry
 
-sys.exit(main())
+entry()

@@ -73,6 +73,22 @@ def test_help_teaches_and_shows_every_default(capsys):
         assert default in text, default
 
 
+def test_the_command_exits_with_main_s_status_after_freezing_the_heap(monkeypatch, capsys):
+    # Frozen objects are passed over by the collections Python's exit runs
+    # (0.3-0.4 s after a first run's compile); main() itself freezes nothing.
+    import gc
+
+    import jitprop.cli as cli
+    frozen = []
+    monkeypatch.setattr(gc, "freeze", lambda: frozen.append(True))
+    monkeypatch.setattr(sys, "argv", ["jitprop", "--lr"])
+    with pytest.raises(SystemExit) as done:
+        cli.entry()
+    assert done.value.code == 2 and frozen == [True]
+    assert main(["--version"]) == 0 and frozen == [True]
+    assert "jitprop" in capsys.readouterr().out
+
+
 def test_verify_command_prints_a_table_and_exits_zero():
     done = run("verify", "--quick")
     assert done.returncode == 0, done.stdout + done.stderr

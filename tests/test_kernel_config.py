@@ -2,6 +2,7 @@
 and every public kernel has a twin of the same name and signature, listed in
 the same order, and a checked wrapper."""
 import ast
+import gc
 import inspect
 import pathlib
 
@@ -254,3 +255,46 @@ def test_a_kernel_gives_the_same_bits_freshly_compiled_and_loaded_from_the_cache
     (fresh_bits, fresh_hits), (cached_bits, cached_hits) = (done.stdout.split() for done in (fresh, cached))
     assert (fresh_hits, cached_hits) == ("0", "1")  # compiled, then loaded
     assert fresh_bits == cached_bits
+
+
+def _gc_state_recorder(seen):
+    """An intrinsic whose typing (which runs inside the compile) records
+    whether the garbage collector is on."""
+    from numba.core import cgutils, types
+    from numba.extending import intrinsic
+
+    @intrinsic
+    def gc_state(typingctx, x):
+        seen.append(gc.isenabled())
+
+        def codegen(context, builder, sig, args):
+            return cgutils.true_bit
+        return types.boolean(x), codegen
+    return gc_state
+
+
+def test_the_garbage_collector_is_paused_while_a_kernel_compiles_and_restored_after():
+    seen = []
+    gc_state = _gc_state_recorder(seen)
+
+    def probe(x):
+        return gc_state(x)
+
+    def broken(x):
+        return gc_state(x) + "text"  # fails typing after the probe is typed
+
+    assert gc.isenabled()
+    kernel = config._compile(probe, config.FASTMATH)  # a kernel without a cache entry of its own
+    kernel._cache = numba.core.caching.NullCache()
+    assert kernel(1.0) is True and seen == [False] and gc.isenabled()
+    failing = config._compile(broken, config.FASTMATH)
+    failing._cache = numba.core.caching.NullCache()
+    with pytest.raises(numba.core.errors.TypingError):
+        failing(1)  # each argument type is typed (and recorded) once
+    assert seen == [False, False] and gc.isenabled()  # back on after a failed compile too
+    gc.disable()
+    try:  # left off when the caller had it off
+        kernel(np.float32(2.0))
+        assert seen == [False, False, False] and not gc.isenabled()
+    finally:
+        gc.enable()
