@@ -222,9 +222,10 @@ class KernelDispatcher(CPUDispatcher):
 
     def compile(self, sig):
         # Numba's compiler makes millions of short-lived objects while it keeps
-        # hundreds of thousands alive, so Python's full collections came often
-        # and grew with the heap: five in the default run's first compile, 0.4 s
-        # of its ~6 s (one process, gc.callbacks); ~40 MB more peak memory.
+        # hundreds of thousands alive, so Python's collections came often and
+        # full ones grew with the heap (five in the default run's first
+        # compile). Paused: that compile 6.3-7.8 s -> 4.8-5.7 s (alternating
+        # runs), for ~40 MB more peak memory.
         with _gc_paused():
             return super().compile(sig)
 
