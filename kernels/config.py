@@ -259,7 +259,6 @@ def _compile(fn, fastmath, inner=None):
                                pipeline_class=_InnerCompiler)
     else:
         disp = KernelDispatcher(py_func=fn, locals={}, targetoptions=options)
-    if not inner:
         try:
             disp._cache = RobustCache(disp.py_func)
         except RuntimeError as exc:  # "no locator available": nowhere writable to keep compiled code
