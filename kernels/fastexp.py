@@ -17,9 +17,9 @@ import functools
 
 import numpy as np
 from numba import types
-from numba.extending import overload
+from numba.extending import intrinsic, lower_builtin, type_callable
 
-from jitprop.kernels.config import OPTIONS, jit, jit_inner_exact
+from jitprop.kernels.config import jit, jit_inner_exact
 
 # ln2 split in two: LN2_HI has few enough significant bits that k * LN2_HI
 # is exact for every k used here, LN2_LO carries the rest.
@@ -28,6 +28,19 @@ LN2_HI_F64, LN2_LO_F64 = 0.693145751953125, 1.42860682030941723212e-6
 LOG2_E = 1.4426950408889634
 LOWEST_F32 = -87.33  # exp(LOWEST) is just above float32's smallest normal
 LOWEST_F64 = -708.3
+
+
+@intrinsic
+def _bits_as_float(typingctx, i):
+    """The float whose bits are the int32 or int64 ``i`` (ndarray.view for one
+    scalar, without the function of its own Numba compiles for that)."""
+    ft = {types.int32: types.float32, types.int64: types.float64}.get(i)
+    if ft is None:
+        return None
+
+    def codegen(context, builder, sig, args):
+        return builder.bitcast(args[0], context.get_value_type(ft))
+    return ft(i), codegen
 
 
 @jit_inner_exact
@@ -46,7 +59,7 @@ def _exp_nonpositive_f32(x):
     p = p * r + f(0.5)
     p = p * r + f(1)
     p = p * r + f(1)
-    scale = np.int32((np.int32(k) + 127) << 23).view(np.float32)  # 2**k
+    scale = _bits_as_float(np.int32((np.int32(k) + 127) << 23))  # 2**k
     y = p * scale
     return f(0) if x < lowest else y
 
@@ -72,7 +85,7 @@ def _exp_nonpositive_f64(x):
     p = p * r + 0.5
     p = p * r + 1.0
     p = p * r + 1.0
-    scale = np.int64((np.int64(k) + 1023) << 52).view(np.float64)
+    scale = _bits_as_float(np.int64((np.int64(k) + 1023) << 52))
     y = p * scale
     return 0.0 if x < lowest else y
 
@@ -82,13 +95,28 @@ def exp_nonpositive(x):
     raise TypeError("exp_nonpositive is for compiled code; use np.exp in Python")
 
 
-@overload(exp_nonpositive, jit_options={k: v for k, v in OPTIONS.items() if k != "cache"})
-def _exp_nonpositive_overload(x):
-    if x == types.float32:
-        return lambda x: _exp_nonpositive_f32(x)
-    if x == types.float64:
-        return lambda x: _exp_nonpositive_f64(x)
-    return None
+# Typed and lowered as a direct call of the helper for x's type (an
+# @overload would compile a function of its own to make that call).
+_HELPERS = {types.float32: _exp_nonpositive_f32, types.float64: _exp_nonpositive_f64}
+
+
+def _helper_type(context, x):
+    return context.resolve_value_type(_HELPERS[x])
+
+
+@type_callable(exp_nonpositive)
+def _exp_nonpositive_type(context):
+    def typer(x):
+        if x not in _HELPERS:
+            return None
+        return context.resolve_function_type(_helper_type(context, x), (x,), {}).return_type
+    return typer
+
+
+@lower_builtin(exp_nonpositive, types.Float)
+def _exp_nonpositive_lower(context, builder, sig, args):
+    fnty = _helper_type(context.typing_context, sig.args[0])
+    return context.get_function(fnty, fnty.get_call_type(context.typing_context, sig.args, {}))(builder, args)
 
 
 @functools.partial(jit, exact=True)

@@ -12,7 +12,8 @@ and the arithmetic operators, ``np.sqrt`` and ``fma`` (scalars among vectors
 are broadcast), so the optimizer rules written for scalars run on vectors
 unchanged. ``load``/``store`` read and write one element: ``arr[i]`` with a
 computed index compiles to a negative-index wraparound as well, integer work
-the inner loops cannot afford.
+the inner loops cannot afford. ``imin``/``imax``: min and max of signed
+integers (Python's builtins compile a function of their own).
 
 Everything here is compiled inline into its callers (LLVM intrinsics); these
 are not kernels and have no twins. ``tests/test_simd.py`` checks each.
@@ -23,7 +24,7 @@ import numpy as np
 from llvmlite import binding as llvm
 from llvmlite import ir
 from numba import types
-from numba.extending import intrinsic, models, overload, register_model
+from numba.extending import intrinsic, lower_builtin, models, register_model, type_callable
 
 VEC_BYTES = 64 if "+avx512f" in llvm.get_host_cpu_features().flatten().split(",") else 32
 
@@ -126,6 +127,31 @@ def store(typingctx, arr, index, value):
     return types.void(arr, index, value), codegen
 
 
+def _signed_pick(pred, a, b):
+    """The signature and code generation of a select between signed
+    integers a and b (a where ``a pred b``), as an intp."""
+    if not (isinstance(a, types.Integer) and a.signed and isinstance(b, types.Integer) and b.signed):
+        return None
+
+    def codegen(context, builder, sig, args):
+        x, y = (context.cast(builder, v, t, types.intp) for v, t in zip(args, sig.args))
+        return builder.select(builder.icmp_signed(pred, x, y), x, y)
+    return types.intp(a, b), codegen
+
+
+@intrinsic
+def imin(typingctx, a, b):
+    """min(a, b) of signed integers, as an intp (Python's ``min`` compiles a
+    function of its own for each pair of types, first-run time for a select)."""
+    return _signed_pick("<=", a, b)
+
+
+@intrinsic
+def imax(typingctx, a, b):
+    """max(a, b) of signed integers, as an intp."""
+    return _signed_pick(">=", a, b)
+
+
 @intrinsic
 def vstore(typingctx, arr, index, v):
     """Store vector ``v`` at flat element ``index`` of ``arr``."""
@@ -151,10 +177,8 @@ def vfma(typingctx, a, b, c):
     return a(a, b, c), codegen
 
 
-@intrinsic
-def sfma(typingctx, a, b, c):
-    """a * b + c for floats of one type, fused (one rounding): as one lane of
-    ``vfma``, whatever the optimizer does to the code around it."""
+def _scalar_fma(a, b, c):
+    """sfma's signature and code generation (None for other types)."""
     if not (isinstance(a, types.Float) and a == b == c):
         return None
 
@@ -166,41 +190,27 @@ def sfma(typingctx, a, b, c):
     return a(a, b, c), codegen
 
 
-def fma(a, b, c):
-    """a * b + c with one rounding, for floats of one type or vectors (a
-    scalar among vectors is broadcast); compiled code only."""
-    raise TypeError("fma is for compiled code")
-
-
-@overload(fma)
-def _fma_overload(a, b, c):
-    if isinstance(a, Vec):
-        return lambda a, b, c: vfma(a, _as_vec(a, b), _as_vec(a, c))
-    if isinstance(b, Vec):
-        return lambda a, b, c: vfma(_as_vec(b, a), b, _as_vec(b, c))
-    if isinstance(c, Vec):
-        return lambda a, b, c: vfma(_as_vec(c, a), _as_vec(c, b), c)
-    if isinstance(a, types.Float) and a == b == c:
-        return lambda a, b, c: sfma(a, b, c)
-    return None
+@intrinsic
+def sfma(typingctx, a, b, c):
+    """a * b + c for floats of one type, fused (one rounding): as one lane of
+    ``vfma``, whatever the optimizer does to the code around it."""
+    return _scalar_fma(a, b, c)
 
 
 @intrinsic
-def _as_vec(typingctx, like, x):
-    """x if it is a vector of like's type, else x broadcast to one."""
-    if not isinstance(like, Vec):
+def fma(typingctx, a, b, c):
+    """a * b + c with one rounding, for floats of one type or vectors (a
+    scalar among vectors is broadcast); compiled code only."""
+    vec = next((t for t in (a, b, c) if isinstance(t, Vec)), None)
+    if vec is None:
+        return _scalar_fma(a, b, c)
+    if not all(t == vec or isinstance(t, (types.Float, types.Integer)) for t in (a, b, c)):
         return None
-    if isinstance(x, Vec):
-        if x != like:
-            return None
-
-        def same(context, builder, sig, args):
-            return args[1]
-        return like(like, x), same
 
     def codegen(context, builder, sig, args):
-        return _splat(context, builder, like, args[1], sig.args[1])
-    return like(like, x), codegen
+        vals = [v if t == vec else _splat(context, builder, vec, v, t) for t, v in zip(sig.args, args)]
+        return builder.call(_vector_intrinsic(builder, "llvm.fma", vals[0].type, 3), vals)
+    return vec(a, b, c), codegen
 
 
 @intrinsic
@@ -223,34 +233,6 @@ def hsum(typingctx, v):
     return v.dtype(v), codegen
 
 
-def _binary(name, op):
-    @intrinsic
-    def vop(typingctx, a, b):
-        if not (isinstance(a, Vec) and a == b):
-            return None
-
-        def codegen(context, builder, sig, args):
-            return getattr(builder, op)(*args)
-        return a(a, b), codegen
-    vop.__name__ = name
-    return vop
-
-
-vadd, vsub, vmul, vdiv = (_binary(n, op) for n, op in
-                          (("vadd", "fadd"), ("vsub", "fsub"), ("vmul", "fmul"), ("vdiv", "fdiv")))
-
-
-@intrinsic
-def vsqrt(typingctx, a):
-    if not isinstance(a, Vec):
-        return None
-
-    def codegen(context, builder, sig, args):
-        fn = _vector_intrinsic(builder, "llvm.sqrt", args[0].type, 1)
-        return builder.call(fn, args)
-    return a(a), codegen
-
-
 def _splat(context, builder, vty, val, valty):
     val = context.cast(builder, val, valty, vty.dtype)
     vec_t = context.get_value_type(vty)
@@ -259,28 +241,56 @@ def _splat(context, builder, vty, val, valty):
                                   ir.Constant(ir.VectorType(ir.IntType(32), vty.lanes), [0] * vty.lanes))
 
 
-# Operators, so the optimizers' scalar rules run on vectors.
-def _overload_op(pyop, vop):
-    @overload(pyop, inline="always")
-    def impl(a, b):
-        if isinstance(a, Vec) and isinstance(b, Vec):
-            return lambda a, b: vop(a, b)
-        if isinstance(a, Vec) and isinstance(b, (types.Float, types.Integer)):
-            return lambda a, b: vop(a, _as_vec(a, b))
-        if isinstance(b, Vec) and isinstance(a, (types.Float, types.Integer)):
-            return lambda a, b: vop(_as_vec(b, a), b)
+# The arithmetic operators and np.sqrt on vectors, so the optimizers' scalar
+# rules run on vectors unchanged. Typed and lowered directly (an @overload
+# would compile a function of its own per signature for every operator,
+# time the first run spends for nothing).
+def _scalar(t):
+    return isinstance(t, (types.Float, types.Integer))
+
+
+def _binary_type(context):
+    def typer(a, b):
+        if isinstance(a, Vec) and (b == a or _scalar(b)):
+            return a
+        if isinstance(b, Vec) and _scalar(a):
+            return b
         return None
+    return typer
 
 
-for _pyop, _vop in ((operator.add, vadd), (operator.sub, vsub), (operator.mul, vmul), (operator.truediv, vdiv)):
-    _overload_op(_pyop, _vop)
+def _lower_binary(op):
+    def both(context, builder, sig, args):
+        return getattr(builder, op)(*args)
+
+    def vec_scalar(context, builder, sig, args):
+        return getattr(builder, op)(args[0], _splat(context, builder, sig.args[0], args[1], sig.args[1]))
+
+    def scalar_vec(context, builder, sig, args):
+        return getattr(builder, op)(_splat(context, builder, sig.args[1], args[0], sig.args[0]), args[1])
+    return both, vec_scalar, scalar_vec
 
 
-@overload(np.sqrt, inline="always")
-def _np_sqrt(a):
-    if isinstance(a, Vec):
-        return lambda a: vsqrt(a)
-    return None
+for _pyop, _op in ((operator.add, "fadd"), (operator.sub, "fsub"), (operator.mul, "fmul"),
+                   (operator.truediv, "fdiv")):
+    type_callable(_pyop)(_binary_type)
+    _both, _vec_scalar, _scalar_vec = _lower_binary(_op)
+    lower_builtin(_pyop, Vec, Vec)(_both)
+    for _s in (types.Float, types.Integer):
+        lower_builtin(_pyop, Vec, _s)(_vec_scalar)
+        lower_builtin(_pyop, _s, Vec)(_scalar_vec)
+
+
+@type_callable(np.sqrt)
+def _sqrt_type(context):
+    def typer(a):
+        return a if isinstance(a, Vec) else None
+    return typer
+
+
+@lower_builtin(np.sqrt, Vec)
+def _sqrt_lower(context, builder, sig, args):
+    return builder.call(_vector_intrinsic(builder, "llvm.sqrt", args[0].type, 1), args)
 
 
 @intrinsic

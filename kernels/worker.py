@@ -26,7 +26,7 @@ from jitprop.kernels.layout import (
 )
 from jitprop.kernels.losses import SOFTMAX_CE, batch_cost, mse_row, softmax_cross_entropy_row
 from jitprop.kernels.optimizers import step_constants
-from jitprop.kernels.simd import hsum, load, sfma, store, vfma, vlanes, vload, vzero
+from jitprop.kernels.simd import hsum, imax, imin, load, sfma, store, vfma, vlanes, vload, vzero
 from jitprop.kernels.sync import atomic_add, atomic_load, cycles, wait_until
 
 TILE_VECTORS = 2  # a tile column is 2 vectors wide (the micro-kernels' width)
@@ -67,13 +67,13 @@ def _tasks(kind, l, rows, plan, pad, n_layers):
 @jit_inline
 def _row_group(k, pad):
     # rows per task of a rows_tile product with inner dimension k
-    return TILE_ROWS * max(1, TASK_MACS // (TILE_ROWS * pad * max(k, 1)))
+    return TILE_ROWS * imax(1, TASK_MACS // (TILE_ROWS * pad * imax(k, 1)))
 
 
 @jit_inline
 def _input_group(rows, pad):
     # weight rows per update task at ``rows`` minibatch rows
-    return UPDATE_ROWS * max(1, TASK_MACS // (UPDATE_ROWS * pad * max(rows, 1)))
+    return UPDATE_ROWS * imax(1, TASK_MACS // (UPDATE_ROWS * pad * imax(rows, 1)))
 
 
 @jit_inline
@@ -85,7 +85,7 @@ def _copy_tasks(plan, l):
 def _chunk(n, tasks, t):
     # rows t * ceil(n / tasks) .. of n, for task t of ``tasks``
     per = -(-n // tasks)
-    return min(n, t * per), min(n, (t + 1) * per)
+    return imin(n, t * per), imin(n, (t + 1) * per)
 
 
 @jit_leaf
@@ -101,7 +101,7 @@ def _refresh_copy(wt, ws, plan, l, t, pad):
         src = plan[l, P_WT] + o // pad * pad * n_in + o % pad
         dst = plan[l, P_WC] + o * pad
         for i0 in range(0, n_in, pad):
-            for q in range(min(pad, n_in - i0)):
+            for q in range(imin(pad, n_in - i0)):
                 store(ws, dst + q, load(wt, src + q * pad))
             src += pad * pad
             dst += pad * n_out
@@ -114,8 +114,8 @@ def _rows_product(c, c_base, ldc, a, ridx, r_start, lda, a_base, b, b_base, ldb,
     six rows per tile (the last tile repeats its last row)."""
     for r in range(r0, r1, TILE_ROWS):
         e = r1 - 1
-        m0, m1, m2 = r, min(r + 1, e), min(r + 2, e)
-        m3, m4, m5 = min(r + 3, e), min(r + 4, e), min(r + 5, e)
+        m0, m1, m2 = r, imin(r + 1, e), imin(r + 2, e)
+        m3, m4, m5 = imin(r + 3, e), imin(r + 4, e), imin(r + 5, e)
         rows_tile(c, c_base + m0 * ldc, c_base + m1 * ldc, c_base + m2 * ldc, c_base + m3 * ldc,
                   c_base + m4 * ldc, c_base + m5 * ldc,
                   a, ridx[r_start + m0] * lda + a_base, ridx[r_start + m1] * lda + a_base,
@@ -154,7 +154,7 @@ def _forward_task(params, acts, xf, order, start, rows, wt, ws, ident, row_costs
     rg = _row_group(n_in, pad)
     groups = -(-rows // rg)
     j, g = t // groups, t % groups  # by tile column first: a thread's share is whole columns of WT
-    r0, r1 = g * rg, min(rows, (g + 1) * rg)
+    r0, r1 = g * rg, imin(rows, (g + 1) * rg)
     col = j * pad
     z = plan[l, P_A]
     panel = plan[l, P_WT] + col * n_in
@@ -165,7 +165,7 @@ def _forward_task(params, acts, xf, order, start, rows, wt, ws, ident, row_costs
                       r1)
     z2 = ws[z:z + batch_size * op].reshape((batch_size, op))
     b2 = params[plan[l, P_B]:plan[l, P_B] + n_out].reshape((1, n_out))
-    bias_activation_cols(z2, b2, acts[l], r0, r1, col, min(col + pad, n_out))
+    bias_activation_cols(z2, b2, acts[l], r0, r1, col, imin(col + pad, n_out))
     if l == 0 and j == 0 and row_costs.shape[0] > 0:
         for r in range(r0, r1):
             row_costs[start + r] = finite_mark(xf, order[start + r] * n_in, n_in)
@@ -178,7 +178,7 @@ def _loss_task(acts, loss_kind, y, order, start, rows, ws, row_costs, plan, t, b
     finite_mark)."""
     l = plan.shape[0] - 1
     n_out, op = plan[l, P_OUT], plan[l, P_OP]
-    r0, r1 = t * LOSS_ROWS, min(rows, (t + 1) * LOSS_ROWS)
+    r0, r1 = t * LOSS_ROWS, imin(rows, (t + 1) * LOSS_ROWS)
     a, d = plan[l, P_A], plan[l, P_DZ]
     for r in range(r0, r1):
         zr, dr = ws[a + r * op:a + r * op + n_out], ws[d + r * op:d + r * op + n_out]
@@ -196,7 +196,7 @@ def _output_task(out, start, rows, ws, plan, t):
     """Task t of a forward pass's output: rows of the last layer into out."""
     l = plan.shape[0] - 1
     n_out, op, a = plan[l, P_OUT], plan[l, P_OP], plan[l, P_A]
-    for r in range(t * LOSS_ROWS, min(rows, (t + 1) * LOSS_ROWS)):
+    for r in range(t * LOSS_ROWS, imin(rows, (t + 1) * LOSS_ROWS)):
         copy_row(out[start + r], ws[a + r * op:a + r * op + n_out])
 
 
@@ -214,7 +214,7 @@ def _backward_task(params, state, acts, kind, cst, inv, xf, order, start, rows, 
     dz = plan[l, P_DZ]
     if t < n_update:
         j, g = t // groups, t % groups  # by tile column, as the forward tasks
-        i0, i1 = g * ig, min(n_in, (g + 1) * ig)
+        i0, i1 = g * ig, imin(n_in, (g + 1) * ig)
         col = j * pad
         a, ridx, r_start, lda, a_base = xf, order, start, n_in, 0
         if l > 0:
@@ -247,7 +247,7 @@ def _backward_task(params, state, acts, kind, cst, inv, xf, order, start, rows, 
         n_grad = ip // pad * row_groups
         if t < n_grad:
             j, g = t // row_groups, t % row_groups  # by tile column: the columns the update below reads
-            r0, r1 = g * rg, min(rows, (g + 1) * rg)
+            r0, r1 = g * rg, imin(rows, (g + 1) * rg)
             col = j * pad
             below = plan[l - 1, P_DZ]
             _rows_product(ws, below + col, ip, ws, ident, 0, op, dz, ws, plan[l, P_WC] + col * n_out, pad, n_out, r0,
@@ -255,7 +255,7 @@ def _backward_task(params, state, acts, kind, cst, inv, xf, order, start, rows, 
             a_below = plan[l - 1, P_A]
             activation_gradient_cols(ws[below:below + batch_size * ip].reshape((batch_size, ip)),
                                      ws[a_below:a_below + batch_size * ip].reshape((batch_size, ip)),
-                                     acts[l - 1], r0, r1, col, min(col + pad, n_in))
+                                     acts[l - 1], r0, r1, col, imin(col + pad, n_in))
             return
         t -= n_grad
     _refresh_copy(wt, ws, plan, l + 1, t, pad)
@@ -295,21 +295,21 @@ def _phase_at(p, n_layers, n_steps, training):
 
 @jit
 def _epoch_worker(params, state, acts, loss_kind, opt_kind, hyper, step, mean_loss, xf, y, order, batch_size, lrs,
-                  costs, out, training, plan, wt, st, ws, ident, row_costs, sync, threads, tid):
+                  costs, out, training, plan, wt, st, ws, ident, row_costs, sync, claims, threads, tid):
     """The part of ``train_epoch`` (``training``) or of ``network_forward``
     (into ``out``) thread ``tid`` of ``threads`` runs: every
     phase in order (the module docstring; ``_phase_at``), its own share of each
     phase's tasks first, then whatever is left of the others' shares.
-    pend[u]: a claim on thread u's counter not yet run (it belongs to a
-    later phase); bases[u]: the tasks of thread u's shares before this phase.
+    claims[tid] (see ``_claims``): pend[u], a claim on thread u's counter not
+    yet run (it belongs to a later phase); bases[u], the tasks of thread u's
+    shares before this phase.
     (One loop over the phases with one call of the tasks: the compiler then
     builds the task code once.)"""
     n_layers = plan.shape[0]
     n = order.shape[0]
     n_steps = -(-n // batch_size)
     pad = TILE_VECTORS * vlanes(wt)
-    pend = np.full(threads, -1, np.int64)
-    bases = np.zeros(threads, np.int64)
+    pend, bases = claims[tid, :threads], claims[tid, threads:2 * threads]
     done = 0
     one = wt.dtype.type(1)
     cst = step_constants(wt, opt_kind, hyper, 0.0, 1)
@@ -322,7 +322,7 @@ def _epoch_worker(params, state, acts, loss_kind, opt_kind, hyper, step, mean_lo
         kind, l, k = _phase_at(p, n_layers, n_steps, training)
         if kind == FORWARD and l == 0:
             start = k * batch_size
-            rows = min(batch_size, n - start)
+            rows = imin(batch_size, n - start)
         elif kind == BACKWARD and l == n_layers - 1:
             cst = step_constants(wt, opt_kind, hyper, lrs[k], step + k + 1)
             inv = one / wt.dtype.type(rows if mean_loss else 1)
@@ -366,6 +366,16 @@ def _epoch_worker(params, state, acts, loss_kind, opt_kind, hyper, step, mean_lo
     sync[CLAIM + 8 * (2 * threads + tid)] = cycles() - began
 
 
+def _claims(threads):
+    """Each thread's row of ``_epoch_worker``'s claim bookkeeping: pend (-1,
+    no claim) then bases (0), padded so no two threads write one cache line.
+    (Made here: np.full and np.zeros in the worker compiled four functions
+    of their own on a first run.)"""
+    claims = np.zeros((threads, 2 * threads + 8), np.int64)
+    claims[:, :threads] = -1
+    return claims
+
+
 def run_team(params, state, sizes, acts, loss_kind, opt_kind, hyper, step, mean_loss, x, y, order, batch_size, lrs,
               costs, out, training, threads=None):
     """Run ``_epoch_worker`` on ``threads`` threads (default:
@@ -377,6 +387,7 @@ def run_team(params, state, sizes, acts, loss_kind, opt_kind, hyper, step, mean_
     with laid_out(params, state, sizes, batch_size, TILE_VECTORS, write_back=training) as (plan, wt, st, ws):
         args = (params, state, acts, loss_kind, opt_kind, hyper, step, bool(mean_loss), x.reshape(-1), y,
                 np.ascontiguousarray(order, np.int64), batch_size, lrs, costs, out, training, plan, wt, st, ws,
-                np.arange(batch_size, dtype=np.int64), np.empty(order.shape[0] if training else 0), sync, threads)
+                np.arange(batch_size, dtype=np.int64), np.empty(order.shape[0] if training else 0), sync,
+                _claims(threads), threads)
         team.run(_epoch_worker, threads, args, sync, STOP)
     team.record(threads, sync[CLAIM + 8 * threads:CLAIM + 16 * threads:8], sync[CLAIM + 16 * threads::8])

@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 from jitprop.kernels.config import jit
-from jitprop.kernels.simd import fma, hsum, load, sfma, store, vbroadcast, vfma, vlanes, vload, vstore, vzero
+from jitprop.kernels.simd import (fma, hsum, imax, imin, load, sfma, store, vbroadcast, vfma, vlanes, vload, vstore,
+                                  vzero)
 
 from conftest import DTYPES
 
@@ -109,3 +110,46 @@ def test_load_and_store_read_and_write_one_element_at_a_flat_index(dt):
     want = np.zeros((3, 4), dt)
     want.flat[[0, 5, 11]] = src.flat[[0, 5, 11]]
     np.testing.assert_array_equal(dst, want)
+
+
+@jit
+def _picks(out, a, b):
+    """Rows of out: imin, imax of int64 pairs; imin of an int32 and an int64;
+    fma of (vector, scalar int, vector) and (scalar, scalar, vector)."""
+    for i in range(a.shape[0]):
+        out[0, i] = imin(a[i], b[i])
+        out[1, i] = imax(a[i], b[i])
+        out[2, i] = imin(np.int32(a[i]), b[i])
+
+
+def test_integer_min_and_max_match_python_s():
+    a = np.array([-5, 3, 7, -2**40, 2**40, 0], np.int64)
+    b = np.array([-6, 3, -7, 1, 2**41, -1], np.int64)
+    out = np.zeros((3, 6), np.int64)
+    _picks(out, a, b)
+    assert out[0].tolist() == [min(x, y) for x, y in zip(a.tolist(), b.tolist())]
+    assert out[1].tolist() == [max(x, y) for x, y in zip(a.tolist(), b.tolist())]
+    assert out[2].tolist() == [min(int(np.int64(x).astype(np.int32)), y) for x, y in zip(a.tolist(), b.tolist())]
+
+
+@jit
+def _mixed_fma(out, a, b, s):
+    lanes = vlanes(a)
+    x, y = vload(a, 0), vload(b, 0)
+    vstore(out, 0, fma(x, 3, y))
+    vstore(out, lanes, fma(s, s, y))
+    vstore(out, 2 * lanes, fma(x, y, s))
+
+
+@pytest.mark.parametrize("dt", DTYPES)
+def test_fma_broadcasts_any_scalar_among_vectors(dt):
+    rng = np.random.default_rng(2)
+    a, b = (rng.standard_normal(16).astype(dt) for _ in range(2))
+    out = np.zeros(3 * 16, dt)
+    _mixed_fma(out, a, b, 0.75)
+    L = _lanes(a)
+    a64, b64, s = a[:L].astype(np.float64), b[:L].astype(np.float64), dt(0.75)
+    tol = dict(rtol=4 * np.finfo(dt).eps, atol=0)
+    np.testing.assert_allclose(out[:L], (a64 * 3 + b64).astype(dt), **tol)
+    np.testing.assert_allclose(out[L:2 * L], (np.float64(s) * s + b64).astype(dt), **tol)
+    np.testing.assert_allclose(out[2 * L:3 * L], (a64 * b64 + s).astype(dt), **tol)
