@@ -20,9 +20,11 @@ The rules follow PyTorch's ``torch.optim``:
              m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;
              p -= (lr / (1 - b1^t)) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
 """
+import math
+
 import numpy as np
 
-from jitprop.kernels.config import jit_leaf
+from jitprop.kernels.config import jit_inner_exact, jit_leaf
 from jitprop.kernels.registry import kernel
 from jitprop.kernels.simd import fma
 
@@ -71,6 +73,22 @@ def _adam(p, acc, scale, m, v, step_size, wd, decay, b1, one_b1, b2, one_b2, inv
     return fma(-step_size, m / fma(np.sqrt(v), inv_sqrt_c2, eps), p), m, v
 
 
+@jit_inner_exact
+def _power(b, n):
+    """b ** n for float64 b and integer n >= 0 as Numba's ``**`` computes it
+    (repeated squaring up to 2**16, then pow: the same bits), without the
+    function of its own Numba compiles for ``**`` on a first run."""
+    if n > 0x10000:
+        return math.pow(b, float(n))
+    r = 1.0
+    while n != 0:
+        if n & 1:
+            r *= b
+        n >>= 1
+        b *= b
+    return r
+
+
 @jit_leaf
 def step_constants(like, kind, hyper, lr, step):
     """The rule's constants for one update, in the dtype of the array
@@ -83,9 +101,9 @@ def step_constants(like, kind, hyper, lr, step):
     decays = kind == SGD or (kind == ADAM and decoupled)
     b1, b2 = hyper[BETA1], hyper[BETA2]
     return (dt(lr), dt(0.0) if decoupled and kind == ADAM else dt(hyper[WEIGHT_DECAY]), dt(hyper[MOMENTUM_COEF]),
-            hyper[NESTEROV] != 0, dt(lr / (1.0 - b1 ** step)) if kind == ADAM else dt(lr),
+            hyper[NESTEROV] != 0, dt(lr / (1.0 - _power(b1, step))) if kind == ADAM else dt(lr),
             dt(1.0 - lr * hyper[WEIGHT_DECAY]) if decays else dt(1.0), dt(b1), dt(1.0 - b1), dt(b2), dt(1.0 - b2),
-            dt(1.0 / np.sqrt(1.0 - b2 ** step)) if kind == ADAM else dt(1.0), dt(hyper[EPS]))
+            dt(1.0 / np.sqrt(1.0 - _power(b2, step))) if kind == ADAM else dt(1.0), dt(hyper[EPS]))
 
 
 @jit_leaf

@@ -12,7 +12,7 @@ from jitprop.kernels.layout import (
 )
 from jitprop.kernels.losses import batch_cost
 from jitprop.kernels.optimizers import step_constants, update_scaled
-from jitprop.kernels.simd import vlanes
+from jitprop.kernels.simd import view2d, vlanes
 from jitprop.kernels.worker import _loss_task, finite_mark
 
 SAMPLE_VECTORS = 4
@@ -41,8 +41,8 @@ def _per_sample_worker(params, state, acts, loss_kind, opt_kind, hyper, step, xf
             if l > 0:
                 for c in range(0, op, group):
                     sample_forward(ws, z + c, ws, plan[l - 1, P_A], n_in, wt, plan[l, P_WT] + c * n_in, group)
-            bias_activation_cols(ws[z:z + op].reshape((1, op)),
-                                 params[plan[l, P_B]:plan[l, P_B] + n_out].reshape((1, n_out)), acts[l], 0, 1, 0,
+            bias_activation_cols(view2d(ws, z, 1, op),
+                                 view2d(params, plan[l, P_B], 1, n_out), acts[l], 0, 1, 0,
                                  n_out)
         row_costs[k] = finite_mark(xf, order[k] * n_in0, n_in0)  # NaN for a row of x not all finite: stop
         _loss_task(acts, loss_kind, y, order, k, 1, ws, row_costs, plan, 0, 1)
@@ -61,8 +61,8 @@ def _per_sample_worker(params, state, acts, loss_kind, opt_kind, hyper, step, xf
                     sample_update(wt, st, opt_kind, cst, plan[l, P_WT] + c * n_in, group, n_in, ws, a_below, ws, dz + c,
                                   ws, below, True, ws, 0, ws, 0, False)
                 ip = plan[l, P_IP]
-                activation_gradient_cols(ws[below:below + ip].reshape((1, ip)),
-                                         ws[a_below:a_below + ip].reshape((1, ip)), acts[l - 1], 0, 1, 0, n_in)
+                activation_gradient_cols(view2d(ws, below, 1, ip),
+                                         view2d(ws, a_below, 1, ip), acts[l - 1], 0, 1, 0, n_in)
             else:
                 forward = k + 1 < n
                 xno = order[k + 1] * n_in0 if forward else 0

@@ -24,7 +24,9 @@ import numpy as np
 from llvmlite import binding as llvm
 from llvmlite import ir
 from numba import types
+from numba.core.imputils import impl_ret_borrowed
 from numba.extending import intrinsic, lower_builtin, models, register_model, type_callable
+from numba.np.arrayobj import populate_array
 
 VEC_BYTES = 64 if "+avx512f" in llvm.get_host_cpu_features().flatten().split(",") else 32
 
@@ -125,6 +127,28 @@ def store(typingctx, arr, index, value):
         builder.store(context.cast(builder, args[2], sig.args[2], sig.args[0].dtype), builder.gep(data, [args[1]]))
         return context.get_dummy_value()
     return types.void(arr, index, value), codegen
+
+
+@intrinsic
+def view2d(typingctx, arr, start, rows, cols):
+    """The (rows, cols) C-contiguous view of 1-d C-contiguous ``arr`` from
+    flat element ``start``: ``arr[start:start + rows * cols].reshape((rows,
+    cols))`` without bounds checks (and without the function of its own
+    Numba compiles for reshape)."""
+    if not (isinstance(arr, types.Array) and arr.ndim == 1 and arr.layout == "C"):
+        return None
+    out = types.Array(arr.dtype, 2, "C")
+
+    def codegen(context, builder, sig, args):
+        src = context.make_array(sig.args[0])(context, builder, value=args[0])
+        start_, rows_, cols_ = (context.cast(builder, v, t, types.intp) for v, t in zip(args[1:], sig.args[1:]))
+        view = context.make_array(out)(context, builder)
+        itemsize = src.itemsize
+        populate_array(view, data=builder.gep(src.data, [start_]), shape=[rows_, cols_],
+                       strides=[builder.mul(cols_, itemsize), itemsize], itemsize=itemsize, meminfo=src.meminfo,
+                       parent=src.parent)
+        return impl_ret_borrowed(context, builder, out, view._getvalue())
+    return out(arr, start, rows, cols), codegen
 
 
 def _signed_pick(pred, a, b):

@@ -26,7 +26,7 @@ from jitprop.kernels.layout import (
 )
 from jitprop.kernels.losses import SOFTMAX_CE, batch_cost, mse_row, softmax_cross_entropy_row
 from jitprop.kernels.optimizers import step_constants
-from jitprop.kernels.simd import hsum, imax, imin, load, sfma, store, vfma, vlanes, vload, vzero
+from jitprop.kernels.simd import hsum, imax, imin, load, sfma, store, vfma, view2d, vlanes, vload, vzero
 from jitprop.kernels.sync import atomic_add, atomic_load, cycles, wait_until
 
 TILE_VECTORS = 2  # a tile column is 2 vectors wide (the micro-kernels' width)
@@ -163,8 +163,8 @@ def _forward_task(params, acts, xf, order, start, rows, wt, ws, ident, row_costs
     else:
         _rows_product(ws, z + col, op, ws, ident, 0, plan[l - 1, P_OP], plan[l - 1, P_A], wt, panel, pad, n_in, r0,
                       r1)
-    z2 = ws[z:z + batch_size * op].reshape((batch_size, op))
-    b2 = params[plan[l, P_B]:plan[l, P_B] + n_out].reshape((1, n_out))
+    z2 = view2d(ws, z, batch_size, op)
+    b2 = view2d(params, plan[l, P_B], 1, n_out)
     bias_activation_cols(z2, b2, acts[l], r0, r1, col, imin(col + pad, n_out))
     if l == 0 and j == 0 and row_costs.shape[0] > 0:
         for r in range(r0, r1):
@@ -187,8 +187,8 @@ def _loss_task(acts, loss_kind, y, order, start, rows, ws, row_costs, plan, t, b
         else:
             row_costs[start + r] += mse_row(dr, zr, y[order[start + r]])
     if acts[l] != IDENTITY:
-        activation_gradient_cols(ws[d:d + batch_size * op].reshape((batch_size, op)),
-                                 ws[a:a + batch_size * op].reshape((batch_size, op)), acts[l], r0, r1, 0, n_out)
+        activation_gradient_cols(view2d(ws, d, batch_size, op),
+                                 view2d(ws, a, batch_size, op), acts[l], r0, r1, 0, n_out)
 
 
 @jit_leaf
@@ -253,8 +253,8 @@ def _backward_task(params, state, acts, kind, cst, inv, xf, order, start, rows, 
             _rows_product(ws, below + col, ip, ws, ident, 0, op, dz, ws, plan[l, P_WC] + col * n_out, pad, n_out, r0,
                           r1)
             a_below = plan[l - 1, P_A]
-            activation_gradient_cols(ws[below:below + batch_size * ip].reshape((batch_size, ip)),
-                                     ws[a_below:a_below + batch_size * ip].reshape((batch_size, ip)),
+            activation_gradient_cols(view2d(ws, below, batch_size, ip),
+                                     view2d(ws, a_below, batch_size, ip),
                                      acts[l - 1], r0, r1, col, imin(col + pad, n_in))
             return
         t -= n_grad

@@ -116,6 +116,25 @@ def test_adam_follows_its_formula_over_several_steps(M, decoupled, rng):
     np.testing.assert_allclose(state, np.stack([m, v]), rtol=1e-12)
 
 
+def test_adam_s_bias_correction_power_has_the_bits_of_numba_s_power():
+    # step_constants raises beta to the step with its own loop instead of
+    # ``**`` (which compiles a function of its own on a first run): same bits
+    from jitprop.kernels.config import jit
+    from jitprop.kernels.optimizers import _power
+
+    @jit
+    def both(out, b, n):
+        for i in range(n.shape[0]):
+            out[0, i] = _power(b[i], n[i])
+            out[1, i] = b[i] ** n[i]
+
+    n = np.array([0, 1, 2, 3, 7, 100, 937, 65535, 65536, 65537, 10 ** 6], np.int64)
+    b = np.array([0.9, 0.999, 0.95, 1.5, 0.9999, 0.999, 0.99, 0.9999, 0.99999, 0.99999, 0.999999])
+    out = np.zeros((2, n.shape[0]))
+    both(out, b, n)
+    assert out[0].tobytes() == out[1].tobytes()
+
+
 @pytest.mark.parametrize("M", [K, R], ids=["numba", "numpy"])
 @pytest.mark.parametrize("nesterov", [False, True])
 def test_momentum_follows_its_formula(M, nesterov, rng):
