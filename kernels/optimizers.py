@@ -24,7 +24,7 @@ import math
 
 import numpy as np
 
-from jitprop.kernels.config import jit_inner_exact, jit_leaf
+from jitprop.kernels.config import jit_leaf
 from jitprop.kernels.registry import kernel
 from jitprop.kernels.simd import fma
 
@@ -73,7 +73,7 @@ def _adam(p, acc, scale, m, v, step_size, wd, decay, b1, one_b1, b2, one_b2, inv
     return fma(-step_size, m / fma(np.sqrt(v), inv_sqrt_c2, eps), p), m, v
 
 
-@jit_inner_exact
+@jit_leaf
 def _power(b, n):
     """b ** n for float64 b and integer n >= 0 as Numba's ``**`` computes it
     (repeated squaring up to 2**16, then pow: the same bits), without the
