@@ -81,7 +81,7 @@ def _power(b, n):
     if n > 0x10000:
         return math.pow(b, float(n))
     r = 1.0
-    while n != 0:
+    while n > 0:  # (n < 0 is never asked for; != 0 would never end)
         if n & 1:
             r *= b
         n >>= 1

@@ -12,8 +12,9 @@ and the arithmetic operators, ``np.sqrt`` and ``fma`` (scalars among vectors
 are broadcast), so the optimizer rules written for scalars run on vectors
 unchanged. ``load``/``store`` read and write one element: ``arr[i]`` with a
 computed index compiles to a negative-index wraparound as well, integer work
-the inner loops cannot afford. ``imin``/``imax``: min and max of signed
-integers (Python's builtins compile a function of their own).
+the inner loops cannot afford. ``imin``/``imax`` (min and max of signed
+integers) and ``view2d`` (a 2-d view of a flat buffer) stand in for Python's
+builtins and ``reshape``, which compile functions of their own.
 
 Everything here is compiled inline into its callers (LLVM intrinsics); these
 are not kernels and have no twins. ``tests/test_simd.py`` checks each.
@@ -135,9 +136,10 @@ def view2d(typingctx, arr, start, rows, cols):
     flat element ``start``: ``arr[start:start + rows * cols].reshape((rows,
     cols))`` without bounds checks (and without the function of its own
     Numba compiles for reshape)."""
-    if not (isinstance(arr, types.Array) and arr.ndim == 1 and arr.layout == "C"):
+    if not (isinstance(arr, types.Array) and arr.ndim == 1 and arr.layout == "C"
+            and all(isinstance(t, types.Integer) for t in (start, rows, cols))):
         return None
-    out = types.Array(arr.dtype, 2, "C")
+    out = types.Array(arr.dtype, 2, "C", readonly=not arr.mutable)
 
     def codegen(context, builder, sig, args):
         src = context.make_array(sig.args[0])(context, builder, value=args[0])

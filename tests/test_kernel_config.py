@@ -257,32 +257,47 @@ def test_a_kernel_gives_the_same_bits_freshly_compiled_and_loaded_from_the_cache
     assert fresh_bits == cached_bits
 
 
-COMPILED_FOR_AN_EPOCH = """
+COMPILED_FOR_EPOCHS = """
+import numba.core.base
 from numba.core import event
-compiled = []
+import jitprop.kernels.config as config
+compiled, foreign, subroutines = [], [], []
 class Listener(event.Listener):
     def on_start(self, ev):
-        f = ev.data["dispatcher"].py_func
-        compiled.append(f.__module__ + ":" + f.__qualname__)
+        d = ev.data["dispatcher"]
+        compiled.append(d.py_func.__module__ + ":" + d.py_func.__qualname__)
+        if d not in config.JITTED:
+            foreign.append(compiled[-1])
     def on_end(self, ev):
         pass
 event.register("numba:compile", Listener())
+_subroutine = numba.core.base.BaseContext._compile_subroutine_no_cache
+def recorded(self, builder, impl, sig, *args, **kwargs):
+    subroutines.append(getattr(impl, "__qualname__", repr(impl)))
+    return _subroutine(self, builder, impl, sig, *args, **kwargs)
+numba.core.base.BaseContext._compile_subroutine_no_cache = recorded
 """ + FRESH_OR_CACHED + """
-print(*compiled)
+K.train_epoch_per_sample(params, state, sizes, acts, LOSSES["softmax-ce"], OPTIMIZERS["adam"], hyper_vector(), 0,
+                         x, y, rng.permutation(300), np.full(300, 0.001))
+print("compiled", *compiled)
+print("foreign", *foreign)
+print("subroutines", *subroutines)
 """
 
 
 def test_an_epoch_s_first_compile_makes_only_jitprop_s_own_functions(tmp_path):
-    # Each implementation of an @overload (Numba's np.empty, np.full, min,
-    # max, scalar view; our vector operators, fma, exp dispatch) was compiled
-    # as a function of its own, with machine code, on a first run: 0.5-1 s of
-    # the default run's ~6 s compile. They are typed and lowered directly now.
-    done = _run(COMPILED_FOR_AN_EPOCH, {"NUMBA_CACHE_DIR": str(tmp_path / "cache")}, tmp_path)
+    # Numba compiled each implementation of an @overload (its np.empty,
+    # np.full, min, max, scalar view; our vector operators, fma, exp dispatch)
+    # and each compile_internal subroutine (reshape, float ** int) as a
+    # function of its own, with machine code, on a first run: 0.7-1.2 s of the
+    # default run's ~6 s compile. Both epoch kernels (minibatch and per-sample)
+    # now compile only functions made with config.py.
+    done = _run(COMPILED_FOR_EPOCHS, {"NUMBA_CACHE_DIR": str(tmp_path / "cache")}, tmp_path)
     assert done.returncode == 0, done.stderr
-    names = done.stdout.splitlines()[1].split()
-    assert "jitprop.kernels.worker:_epoch_worker" in names and "jitprop.kernels.gemm:update_tile" in names
-    others = [n for n in names if not n.startswith("jitprop.kernels.") or "<locals>" in n]
-    assert others == []
+    lines = {line.split()[0]: line.split()[1:] for line in done.stdout.splitlines()[1:]}
+    assert {"jitprop.kernels.worker:_epoch_worker", "jitprop.kernels.sample:_per_sample_worker",
+            "jitprop.kernels.gemm:update_tile"} <= set(lines["compiled"])
+    assert lines["foreign"] == [] and lines["subroutines"] == []
 
 
 def _gc_state_recorder(seen):

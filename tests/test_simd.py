@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 
 from jitprop.kernels.config import jit
-from jitprop.kernels.simd import (fma, hsum, imax, imin, load, sfma, store, vbroadcast, vfma, vlanes, vload, vstore,
-                                  vzero)
+from jitprop.kernels.simd import (fma, hsum, imax, imin, load, sfma, store, vbroadcast, vfma, view2d, vlanes, vload,
+                                  vstore, vzero)
 
 from conftest import DTYPES
 
@@ -114,8 +114,7 @@ def test_load_and_store_read_and_write_one_element_at_a_flat_index(dt):
 
 @jit
 def _picks(out, a, b):
-    """Rows of out: imin, imax of int64 pairs; imin of an int32 and an int64;
-    fma of (vector, scalar int, vector) and (scalar, scalar, vector)."""
+    """Rows of out: imin, imax of int64 pairs; imin of an int32 and an int64."""
     for i in range(a.shape[0]):
         out[0, i] = imin(a[i], b[i])
         out[1, i] = imax(a[i], b[i])
@@ -143,6 +142,7 @@ def _mixed_fma(out, a, b, s):
 
 @pytest.mark.parametrize("dt", DTYPES)
 def test_fma_broadcasts_any_scalar_among_vectors(dt):
+    """Broadcasting and casting of scalars (rounding once is checked above)."""
     rng = np.random.default_rng(2)
     a, b = (rng.standard_normal(16).astype(dt) for _ in range(2))
     out = np.zeros(3 * 16, dt)
@@ -153,3 +153,26 @@ def test_fma_broadcasts_any_scalar_among_vectors(dt):
     np.testing.assert_allclose(out[:L], (a64 * 3 + b64).astype(dt), **tol)
     np.testing.assert_allclose(out[L:2 * L], (np.float64(s) * s + b64).astype(dt), **tol)
     np.testing.assert_allclose(out[2 * L:3 * L], (a64 * b64 + s).astype(dt), **tol)
+
+
+@jit
+def _through_view(out, flat, start, rows, cols):
+    """out[r, c] = 2 * view[r, c] via view2d, writing through the view too;
+    returns the view's shape and row stride in elements."""
+    v = view2d(flat, start, rows, cols)
+    for r in range(v.shape[0]):
+        for c in range(v.shape[1]):
+            out[r, c] = 2 * v[r, c]
+            v[r, c] += 1
+    return v.shape[0], v.shape[1], v.strides[0] // v.itemsize
+
+
+@pytest.mark.parametrize("rows, cols, start", [(3, 4, 5), (1, 7, 0), (0, 4, 2)])
+def test_view2d_is_the_reshaped_slice_of_a_flat_buffer(rows, cols, start):
+    flat = np.arange(30, dtype=np.float32)
+    want = flat[start:start + rows * cols].reshape((rows, cols)).copy()
+    out = np.zeros((max(rows, 1), cols), np.float32)
+    assert _through_view(out, flat, start, rows, cols) == (rows, cols, cols)
+    np.testing.assert_array_equal(out[:rows], 2 * want)
+    np.testing.assert_array_equal(flat[start:start + rows * cols].reshape((rows, cols)), want + 1)  # a view
+    assert (flat[:start] == np.arange(start)).all() and (flat[start + rows * cols:] == np.arange(start + rows * cols, 30)).all()
