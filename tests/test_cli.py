@@ -89,6 +89,34 @@ def test_the_command_exits_with_main_s_status_after_freezing_the_heap(monkeypatc
     assert "jitprop" in capsys.readouterr().out
 
 
+def test_the_command_turns_numpy_s_transparent_huge_pages_off_unless_told(monkeypatch, capsys):
+    # With them on, the first touch of the training set stalled 0.2-0.5 s
+    # while the kernel compacted memory; main() (the library's callers)
+    # leaves NumPy's setting alone, and so does the command when the user set
+    # NUMPY_MADVISE_HUGEPAGE.
+    import gc
+
+    import numpy._core.multiarray as multiarray
+
+    import jitprop.cli as cli
+    monkeypatch.setattr(gc, "freeze", lambda: None)
+    monkeypatch.setattr(sys, "argv", ["jitprop", "--version"])
+    monkeypatch.delenv("NUMPY_MADVISE_HUGEPAGE", raising=False)
+    before = multiarray._set_madvise_hugepage(True)
+    try:
+        assert main(["--version"]) == 0 and multiarray._set_madvise_hugepage(True) is True  # main: untouched
+        with pytest.raises(SystemExit):
+            cli.entry()
+        assert multiarray._set_madvise_hugepage(True) is False  # the command turned them off
+        monkeypatch.setenv("NUMPY_MADVISE_HUGEPAGE", "1")
+        with pytest.raises(SystemExit):
+            cli.entry()
+        assert multiarray._set_madvise_hugepage(True) is True  # the user's choice kept
+    finally:
+        multiarray._set_madvise_hugepage(before)
+    capsys.readouterr()
+
+
 def test_verify_command_prints_a_table_and_exits_zero():
     done = run("verify", "--quick")
     assert done.returncode == 0, done.stdout + done.stderr
